@@ -1,0 +1,52 @@
+"""Apache Airflow provider for Bombora: activate B2B account audiences to Bombora account lists.
+
+This module imports nothing: the providers manager calls :func:`get_provider_info` and the
+pure modules of the package must stay importable without Airflow.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+def get_provider_info() -> dict:
+    """Describe the provider to Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+    return {
+        "package-name": "airflow-provider-bombora",
+        "name": "Bombora",
+        "description": "Activate B2B account audiences to `Bombora <https://bombora.com/>`__ account lists.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Bombora",
+                "external-doc-url": "https://bombora.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Bombora",
+                "python-modules": ["airflow_provider_bombora.hooks.bombora"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "bombora",
+                "hook-class-name": "airflow_provider_bombora.hooks.bombora.BomboraHook",
+                "hook-name": "Bombora",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "extra"],
+                    "relabeling": {
+                        "login": "Client ID",
+                        "password": "Client secret",
+                        "host": "API base URL",
+                    },
+                    "placeholders": {
+                        "login": "Client ID of your Bombora app (also called Key)",
+                        "password": "Client secret of your Bombora app",
+                        "host": "https://api.bombora.com",
+                    },
+                },
+            }
+        ],
+    }

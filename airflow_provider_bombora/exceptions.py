@@ -1,0 +1,71 @@
+"""Exceptions raised by the Bombora provider.
+
+Every exception derives from :class:`BomboraError`, so ``except BomboraError`` catches all of
+them. This module imports nothing from Airflow or HTTP libraries: the pure modules use it too.
+No message built here ever contains a client secret or an access token.
+"""
+
+from __future__ import annotations
+
+
+class BomboraError(Exception):
+    """Root of every exception this provider raises."""
+
+
+class BomboraConfigError(BomboraError, ValueError):
+    """A connection or parameter is unusable; raised before any request is sent."""
+
+
+class BomboraValidationError(BomboraError, ValueError):
+    """A task parameter (mappings, audience origin, name, ...) is invalid.
+
+    ``field`` names the parameter at fault so that the message can say what to fix.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class BomboraApiError(BomboraError):
+    """The Bombora API answered with an error, or could not be reached.
+
+    ``status`` is the HTTP status (``None`` when no answer came: connection error, timeout),
+    ``method`` and ``path`` name the request, ``message`` is the server's ``message`` field.
+    """
+
+    def __init__(
+        self,
+        message: str | None,
+        *,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.path = path
+        self.message = message
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = " ".join(part for part in (self.method, self.path) if part)
+        status = f"HTTP {self.status}" if self.status is not None else "no answer"
+        detail = f": {self.message}" if self.message else ""
+        return f"Bombora API {where} failed ({status}){detail}"
+
+
+class BomboraAuthError(BomboraApiError):
+    """Authentication or authorisation failed (bad credentials, 401 after a fresh token, 403)."""
+
+
+class BomboraNotFoundError(BomboraApiError):
+    """The resource does not exist (404), e.g. a deleted account list."""
+
+
+class BomboraPendingUpdateError(BomboraApiError):
+    """409: the account list has an update pending (or is in use); wait and try again."""
+
+
+class BomboraAudienceConflictError(BomboraError):
+    """The audience's account list belongs to another dataflow, or was not made by this provider."""

@@ -1,0 +1,99 @@
+"""The provider registers with Airflow: schema, providers manager, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from airflow_provider_bombora import get_provider_info
+
+
+def _provider_schema() -> dict:
+    import airflow
+
+    return json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+
+
+def test_provider_info_validates_against_airflows_schema():
+    jsonschema.validate(get_provider_info(), _provider_schema())
+
+
+def test_entry_point_points_at_get_provider_info():
+    (entry_point,) = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_bombora")
+    ]
+    assert entry_point.load() is get_provider_info
+
+
+def test_connection_type_declares_the_form():
+    (conn_type,) = get_provider_info()["connection-types"]
+    assert conn_type["connection-type"] == "bombora"
+    assert conn_type["hook-name"] == "Bombora"
+    assert conn_type["hook-class-name"] == "airflow_provider_bombora.hooks.bombora.BomboraHook"
+    behaviour = conn_type["ui-field-behaviour"]
+    assert {"schema", "port"} <= set(behaviour["hidden-fields"])
+    assert behaviour["relabeling"] == {
+        "login": "Client ID",
+        "password": "Client secret",
+        "host": "API base URL",
+    }
+    assert behaviour["placeholders"]["host"] == "https://api.bombora.com"
+
+
+def test_every_declared_module_and_class_imports():
+    import importlib
+
+    info = get_provider_info()
+    modules = [m for section in ("hooks", "operators", "sensors", "triggers") for entry in info.get(section, []) for m in entry["python-modules"]]
+    for module in modules:
+        importlib.import_module(module)
+    class_paths = [c["hook-class-name"] for c in info["connection-types"]]
+    class_paths += [link for link in info.get("extra-links", [])]
+    for path in class_paths:
+        module, _, name = path.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), path
+
+
+def test_providers_manager_finds_hook_and_field_behaviour():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-bombora" in manager.providers
+    hook_info = manager.hooks["bombora"]
+    assert hook_info.hook_class_name == "airflow_provider_bombora.hooks.bombora.BomboraHook"
+    assert hook_info.hook_name == "Bombora"
+    behaviour = manager.field_behaviours["bombora"]
+    assert behaviour["relabeling"]["login"] == "Client ID"
+    assert behaviour["relabeling"]["password"] == "Client secret"
+    assert "port" in behaviour["hidden_fields"]
+    assert behaviour["placeholders"]["host"] == "https://api.bombora.com"
+
+
+def _airflow_cli(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (("providers", "list", "--output", "json"), "airflow-provider-bombora"),
+        (("providers", "hooks", "--output", "json"), "airflow_provider_bombora.hooks.bombora.BomboraHook"),
+    ],
+)
+def test_airflow_cli_lists_the_provider(command, expected):
+    assert expected in _airflow_cli(*command)
