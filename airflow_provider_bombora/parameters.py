@@ -1,0 +1,93 @@
+"""Checks of the activation task's scalar parameters.
+
+Each check raises :class:`~airflow_provider_bombora.exceptions.BomboraValidationError` naming
+the parameter and the fix. Pure module: no Airflow or HTTP import.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from airflow_provider_bombora.exceptions import BomboraValidationError
+
+MAX_AUDIENCE_NAME_LENGTH = 255
+MAX_BATCH_SIZE = 10_000
+SYNC_MODES = ("mirror", "delta")
+SEGMENTATION_ORIGIN = "segmentation_service"
+CUSTOM_UPLOAD_ORIGIN = "custom_upload"
+
+
+def validate_audience_name(name: object) -> str:
+    """A non-empty name without control characters, at most 255 characters, trimmed."""
+    if not isinstance(name, str) or not name.strip():
+        raise BomboraValidationError(
+            "audience_name", f"must be a non-empty string (got {name!r}); it names the Bombora account list"
+        )
+    name = name.strip()
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in name):
+        raise BomboraValidationError(
+            "audience_name", f"{name!r} contains control characters (tabs, newlines, ...); remove them"
+        )
+    if len(name) > MAX_AUDIENCE_NAME_LENGTH:
+        raise BomboraValidationError(
+            "audience_name", f"is {len(name)} characters long; shorten it to at most {MAX_AUDIENCE_NAME_LENGTH}"
+        )
+    return name
+
+
+def validate_audience_description(description: object) -> str | None:
+    if description is None or description == "":
+        return None
+    if not isinstance(description, str):
+        raise BomboraValidationError("audience_description", f"must be a string or None (got {type(description).__name__})")
+    if any(unicodedata.category(char) == "Cc" and char != "\n" for char in description):
+        raise BomboraValidationError("audience_description", "contains control characters; remove them")
+    return description.strip() or None
+
+
+def validate_audience_origin(origin: object) -> str:
+    if origin == SEGMENTATION_ORIGIN:
+        return origin
+    if origin == CUSTOM_UPLOAD_ORIGIN:
+        raise BomboraValidationError(
+            "audience_origin",
+            "Bombora does not support custom upload audiences; activate an audience made by "
+            f"segmentation (audience_origin={SEGMENTATION_ORIGIN!r})",
+        )
+    raise BomboraValidationError(
+        "audience_origin", f"{origin!r} is not supported; the only supported origin is {SEGMENTATION_ORIGIN!r}"
+    )
+
+
+def validate_sync_mode(sync_mode: object) -> str:
+    if sync_mode not in SYNC_MODES:
+        raise BomboraValidationError("sync_mode", f"{sync_mode!r} is not one of {', '.join(map(repr, SYNC_MODES))}")
+    return sync_mode
+
+
+def validate_batch_size(batch_size: object) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise BomboraValidationError(
+            "batch_size", f"must be a whole number from 1 to {MAX_BATCH_SIZE:,} (got {batch_size!r})"
+        )
+    return batch_size
+
+
+def validate_ratio(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise BomboraValidationError(field, f"must be a number from 0 to 1 (got {value!r})")
+    return float(value)
+
+
+def validate_dataflow_id(dataflow_id: object) -> str:
+    if not isinstance(dataflow_id, str) or not dataflow_id.strip() or "\n" in dataflow_id:
+        raise BomboraValidationError(
+            "dataflow_id", f"must be a non-empty single-line string (got {dataflow_id!r}); default is '<dag_id>.<task_id>'"
+        )
+    return dataflow_id.strip()
+
+
+def validate_positive_seconds(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise BomboraValidationError(field, f"must be a positive number of seconds (got {value!r})")
+    return float(value)
