@@ -6,11 +6,15 @@ collection time, before any test module imports Airflow.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,9 +22,18 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _airflow_home = tempfile.mkdtemp(prefix="bombora-tests-airflow-home-")
+# DAGs that tests write; dag.test() only runs DAGs found in a configured bundle.
+TEST_DAGS_FOLDER = Path(_airflow_home) / "test_dags"
+TEST_DAGS_FOLDER.mkdir()
 os.environ["AIRFLOW_HOME"] = _airflow_home
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {"path": str(path)}}
+        for name, path in (("example_dags", REPO_ROOT / "dags"), ("test_dags", TEST_DAGS_FOLDER))
+    ]
+)
 os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
 os.environ.pop("AIRFLOW_CONN_BOMBORA_DEFAULT", None)
 
@@ -64,3 +77,38 @@ def sandbox_connection_json(server, **extra) -> str:
     if extra:
         connection["extra"] = {**connection.get("extra", {}), **extra}
     return json.dumps(connection)
+
+
+@dataclass
+class DagRunOutcome:
+    """What a dag.test() run left behind: states, return values, and everything it printed."""
+
+    state: str
+    task_states: dict[str, str]
+    xcom: dict[str, object]
+    output: str
+
+
+@pytest.fixture
+def run_dag(airflow_db, capfd):
+    """Write a DAG file into the test bundle and run it with dag.test(); return its outcome."""
+
+    def run(dag_id: str, source: str, logical_date: datetime | None = None) -> DagRunOutcome:
+        path = TEST_DAGS_FOLDER / f"{dag_id}.py"
+        path.write_text(textwrap.dedent(source))
+        spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        dag = next(value for value in vars(module).values() if getattr(value, "dag_id", None) == dag_id)
+        capfd.readouterr()
+        dag_run = dag.test(logical_date=logical_date or datetime(2026, 11, 27, tzinfo=timezone.utc))
+        captured = capfd.readouterr()
+        task_instances = dag_run.get_task_instances()
+        return DagRunOutcome(
+            state=str(dag_run.state),
+            task_states={ti.task_id: str(ti.state) for ti in task_instances},
+            xcom={ti.task_id: ti.xcom_pull(task_ids=ti.task_id) for ti in task_instances},
+            output=captured.out + captured.err,
+        )
+
+    return run

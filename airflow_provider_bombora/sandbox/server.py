@@ -179,14 +179,17 @@ class SandboxServer:
         action: str = "status",
         delay: float | None = None,
         count: int = 1,
+        after: int = 0,
         message: str | None = None,
     ) -> dict:
         """Answer the next ``count`` requests matching ``method`` ("*" = any) and the ``path``
-        glob with a fault instead of processing them; returns the rule with its id."""
+        glob with a fault instead of processing them, once ``after`` matching requests have
+        gone through untouched; returns the rule with its id."""
         rule = {
             "method": method,
             "path": path,
             "count": count,
+            "after": after,
             "action": action,
             "status": status,
             "retry_after": retry_after,

@@ -42,6 +42,7 @@ class FaultRule:
     method: str  # upper case, or "*" for any
     path: str
     count: int  # matching requests still to fault
+    after: int  # matching requests still to let through before the first fault
     action: str
     status: int | None
     retry_after: str | None
@@ -62,6 +63,8 @@ class FaultRule:
         require(action in FAULT_ACTIONS, f"action must be one of {', '.join(FAULT_ACTIONS)}")
         count = spec.get("count", 1)
         require(isinstance(count, int) and not isinstance(count, bool) and count >= 1, "count must be >= 1")
+        after = spec.get("after", 0)
+        require(isinstance(after, int) and not isinstance(after, bool) and after >= 0, "after must be >= 0")
         status = spec.get("status")
         if action == "status":
             require(isinstance(status, int) and 400 <= status <= 599, "status must be an HTTP error status")
@@ -82,6 +85,7 @@ class FaultRule:
             method=method.upper(),
             path=path,
             count=count,
+            after=after,
             action=action,
             status=status if action == "status" else None,
             retry_after=None if retry_after is None else str(retry_after),
@@ -98,6 +102,7 @@ class FaultRule:
             "method": self.method,
             "path": self.path,
             "count": self.count,
+            "after": self.after,
             "action": self.action,
             "status": self.status,
             "retry_after": self.retry_after,
@@ -122,6 +127,9 @@ class FaultRules:
     def take(self, method: str, path: str) -> FaultRule | None:
         for rule in self._rules:
             if rule.matches(method, path):
+                if rule.after:
+                    rule.after -= 1
+                    return None
                 rule.count -= 1
                 if rule.count == 0:
                     self._rules.remove(rule)

@@ -561,3 +561,9 @@ def test_cli_refuses_a_remote_address():
     )
     assert result.returncode == 2
     assert "--allow-remote" in result.stderr
+
+
+def test_fault_after_lets_matching_requests_through_first(api, server):
+    server.inject_fault("GET", LISTS, status=503, after=2, count=1)
+    statuses = [api.call("GET", LISTS).status_code for _ in range(4)]
+    assert statuses == [200, 200, 503, 200]
