@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -31,7 +32,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [
         {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {"path": str(path)}}
-        for name, path in (("example_dags", REPO_ROOT / "dags"), ("test_dags", TEST_DAGS_FOLDER))
+        for name, path in (("provider_examples", REPO_ROOT / "dags"), ("test_dags", TEST_DAGS_FOLDER))
     ]
 )
 os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
@@ -90,7 +91,7 @@ class DagRunOutcome:
 
 
 @pytest.fixture
-def run_dag(airflow_db, capfd):
+def run_dag(airflow_db, capfd, caplog):
     """Write a DAG file into the test bundle and run it with dag.test(); return its outcome."""
 
     def run(dag_id: str, source: str, logical_date: datetime | None = None) -> DagRunOutcome:
@@ -101,6 +102,8 @@ def run_dag(airflow_db, capfd):
         spec.loader.exec_module(module)
         dag = next(value for value in vars(module).values() if getattr(value, "dag_id", None) == dag_id)
         capfd.readouterr()
+        caplog.clear()
+        caplog.set_level(logging.INFO)
         dag_run = dag.test(logical_date=logical_date or datetime(2026, 11, 27, tzinfo=timezone.utc))
         captured = capfd.readouterr()
         task_instances = dag_run.get_task_instances()
@@ -108,7 +111,8 @@ def run_dag(airflow_db, capfd):
             state=str(dag_run.state),
             task_states={ti.task_id: str(ti.state) for ti in task_instances},
             xcom={ti.task_id: ti.xcom_pull(task_ids=ti.task_id) for ti in task_instances},
-            output=captured.out + captured.err,
+            # Task logs reach stdout or the logging handlers, depending on what ran before.
+            output=captured.out + captured.err + caplog.text,
         )
 
     return run

@@ -1,0 +1,281 @@
+"""Activating an account audience: resolve the list, check ownership, plan, write.
+
+This is the operator's work without Airflow: it talks to Bombora only through the hook it is
+given (any object with :class:`~airflow_provider_bombora.hooks.bombora.BomboraHook`'s account
+list methods) and imports neither Airflow nor an HTTP library, so it is tested alone and
+reused by anything that activates audiences.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol
+
+from airflow_provider_bombora.exceptions import (
+    BomboraApiError,
+    BomboraAudienceConflictError,
+    BomboraError,
+    BomboraPendingUpdateError,
+)
+from airflow_provider_bombora.ownership import ListOwnership, parse_description, render_description
+from airflow_provider_bombora.plan import DesiredAudience, Plan, plan_delta, plan_mirror
+
+log = logging.getLogger(__name__)
+
+MANUAL = "Manual"
+
+
+class StaleSnapshotError(BomboraError):
+    """The list already holds a newer snapshot than this run's; applying it would go back in time."""
+
+
+class AccountListClient(Protocol):
+    """The part of the hook that activation needs."""
+
+    def find_account_list(self, name: str) -> dict | None: ...
+    def create_account_list(self, name: str, description: str | None = None) -> str: ...
+    def get_account_list(self, list_id: str) -> dict: ...
+    def update_account_list(self, list_id: str, definition: dict) -> dict: ...
+    def get_account_domains(self, list_id: str) -> list[str]: ...
+    def add_accounts(self, list_id: str, domains: Any, batch_size: int = ..., progress: Any = ...) -> int: ...
+    def delete_accounts(self, list_id: str, ids: Any, batch_size: int = ..., progress: Any = ...) -> int: ...
+
+
+@dataclass(frozen=True)
+class ActivationRequest:
+    """What to activate, and how."""
+
+    audience_name: str
+    dataflow_id: str
+    sync_mode: str = "mirror"
+    audience_description: str | None = None
+    snapshot: str | None = None
+    batch_size: int = 1000
+    allow_stale: bool = False
+    adopt_existing: bool = False
+    dry_run: bool = False
+    pending_update_timeout: float = 900.0
+    poll_interval: float = 10.0
+
+
+def activate_audience(
+    client: AccountListClient,
+    request: ActivationRequest,
+    desired: DesiredAudience,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
+    """Bring the audience's Bombora account list in step with ``desired``; return the summary.
+
+    Raises :class:`BomboraAudienceConflictError` (nothing written) when the list belongs to
+    another dataflow, and :class:`StaleSnapshotError` when it holds a newer snapshot.
+    """
+    summary = client.find_account_list(request.audience_name)
+    ownership = _check_ownership(summary, request)
+    _check_snapshot(ownership, request)
+
+    list_id = summary["id"] if summary else None
+    current: set[str] = set()
+    if list_id is not None:
+        _wait_until_applied(client, list_id, request, sleep)
+        current = set(client.get_account_domains(list_id))
+
+    if request.sync_mode == "mirror":
+        plan = plan_mirror(desired.to_add_candidates, current)
+    else:
+        plan = plan_delta(desired.to_add_candidates, desired.to_remove_candidates, current)
+
+    result = _result(request, desired, plan, list_id)
+    if request.dry_run:
+        log.info("Dry run: would remove %d and add %d accounts; nothing sent.", len(plan.to_remove), len(plan.to_add))
+        return result
+
+    result["submitted_at"] = datetime.now(timezone.utc).isoformat()
+    description = render_description(
+        request.audience_description, ListOwnership(request.dataflow_id, _newest_snapshot(ownership, request))
+    )
+    if list_id is None:
+        list_id = _create_list(client, request, description)
+        result["account_list_id"] = list_id
+    elif (summary.get("description") or None) != description:
+        # Claiming before the first account write: a crash mid-run must not let an older
+        # snapshot overwrite what this run has started to apply.
+        _update_description(client, list_id, description)
+
+    _send(client.delete_accounts, "removed", client, list_id, plan.to_remove, request, sleep)
+    _send(client.add_accounts, "added", client, list_id, plan.to_add, request, sleep)
+    log.info(
+        "Account list %s (%r): %d added, %d removed, %d unchanged, %d rejected.",
+        list_id, request.audience_name, len(plan.to_add), len(plan.to_remove), plan.unchanged, result["rejected"],
+    )
+    return result
+
+
+def _check_ownership(summary: dict | None, request: ActivationRequest) -> ListOwnership | None:
+    """The list's ownership if this dataflow may write to it; a conflict error otherwise."""
+    if summary is None:
+        return None
+    list_id, name = summary.get("id"), request.audience_name
+    if summary.get("type") != MANUAL:
+        raise BomboraAudienceConflictError(
+            f"Audience {name!r}: Bombora account list {list_id} has this name but is a "
+            f"{summary.get('type')} list; only Manual lists accept account uploads. "
+            "Choose another audience_name."
+        )
+    _, ownership = parse_description(summary.get("description"))
+    if ownership is None:
+        if request.adopt_existing:
+            log.info("Adopting Manual account list %s (%r) for dataflow %r.", list_id, name, request.dataflow_id)
+            return None
+        raise BomboraAudienceConflictError(
+            f"Audience {name!r}: Bombora account list {list_id} has this name but was not "
+            "activated by airflow-provider-bombora (no ownership marker in its description). "
+            "Set adopt_existing=True to take it over for dataflow "
+            f"{request.dataflow_id!r}, or choose another audience_name."
+        )
+    if ownership.dataflow_id != request.dataflow_id:
+        raise BomboraAudienceConflictError(
+            f"Audience {name!r} was already activated to Bombora account list {list_id} through "
+            f"dataflow {ownership.dataflow_id!r}; this task is dataflow {request.dataflow_id!r}. "
+            "An audience can be activated through one dataflow only: use another audience_name, "
+            f"or set dataflow_id={ownership.dataflow_id!r} if this task really replaces that dataflow."
+        )
+    return ownership
+
+
+def _check_snapshot(ownership: ListOwnership | None, request: ActivationRequest) -> None:
+    applied = ownership.snapshot_datetime() if ownership else None
+    if applied is None or request.snapshot is None or request.allow_stale:
+        return
+    if datetime.fromisoformat(request.snapshot) < applied:
+        raise StaleSnapshotError(
+            f"Audience {request.audience_name!r}: the account list already holds snapshot "
+            f"{ownership.snapshot}, newer than this run's {request.snapshot}; skipping so that an "
+            "older run never overwrites a newer state. Set allow_stale=True to apply it anyway."
+        )
+
+
+def _newest_snapshot(ownership: ListOwnership | None, request: ActivationRequest) -> str | None:
+    """The snapshot to record: this run's, unless an allowed stale run would move it back."""
+    if ownership is None or ownership.snapshot is None or request.snapshot is None:
+        return request.snapshot or (ownership.snapshot if ownership else None)
+    return max(ownership.snapshot, request.snapshot, key=datetime.fromisoformat)
+
+
+def _wait_until_applied(
+    client: AccountListClient, list_id: str, request: ActivationRequest, sleep: Callable[[float], None]
+) -> None:
+    """Wait, bounded, until the list has no pending update: until then its domains are stale."""
+    deadline = time.monotonic() + request.pending_update_timeout
+    while is_pending(client.get_account_list(list_id)):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BomboraPendingUpdateError(
+                f"account list still has an update pending after {request.pending_update_timeout:g} s; "
+                "Bombora has not applied the previous write yet. Retry later or raise pending_update_timeout.",
+                status=409,
+                path=f"account-list/{list_id}",
+            )
+        log.info("Account list %s has an update pending; waiting %g s.", list_id, request.poll_interval)
+        sleep(min(request.poll_interval, remaining))
+
+
+def is_pending(account_list: dict) -> bool:
+    """``pendingUpdate`` of an AccountListDefinition (under ``metadata``) or a summary (top level)."""
+    metadata = account_list.get("metadata") or {}
+    return bool(metadata.get("pendingUpdate", account_list.get("pendingUpdate", False)))
+
+
+def _create_list(client: AccountListClient, request: ActivationRequest, description: str) -> str:
+    try:
+        return client.create_account_list(request.audience_name, description)
+    except BomboraApiError as error:
+        if error.status != 422:
+            raise
+        # No idempotency keys: a create retried after a lost answer finds its own list.
+        summary = client.find_account_list(request.audience_name)
+        if summary is None:
+            raise
+        _check_ownership(summary, request)
+        return summary["id"]
+
+
+def _update_description(client: AccountListClient, list_id: str, description: str) -> None:
+    definition = client.get_account_list(list_id)
+    metadata = definition.get("metadata") or {}
+    client.update_account_list(
+        list_id,
+        {
+            "type": definition.get("type", MANUAL),
+            "metadata": {"name": metadata.get("name"), "description": description},
+            "specification": definition.get("specification") or {},
+        },
+    )
+
+
+def _send(
+    write: Callable[..., int],
+    verb: str,
+    client: AccountListClient,
+    list_id: str,
+    domains: list[str],
+    request: ActivationRequest,
+    sleep: Callable[[float], None],
+) -> None:
+    """Send ``domains`` in batches; on 409 wait for the pending update and resume where it stopped."""
+    progress = ProgressLog(verb, len(domains))
+    done = 0
+    while done < len(domains):
+        sent_in_call = 0
+
+        def on_batch(sent: int) -> None:
+            nonlocal sent_in_call
+            sent_in_call = sent
+            progress.update(done + sent)
+
+        try:
+            write(list_id, domains[done:] if done else domains, batch_size=request.batch_size, progress=on_batch)
+            return
+        except BomboraPendingUpdateError:
+            done += sent_in_call
+            _wait_until_applied(client, list_id, request, sleep)
+
+
+class ProgressLog:
+    """Logs progress of a long upload at every 10% step ("added 40,000 of 100,000 accounts (40%)")."""
+
+    def __init__(self, verb: str, total: int) -> None:
+        self.verb = verb
+        self.total = total
+        self._next_tenth = 1
+
+    def update(self, done: int) -> None:
+        if not self.total:
+            return
+        tenth = done * 10 // self.total
+        if tenth >= self._next_tenth:
+            self._next_tenth = tenth + 1
+            log.info("%s %s of %s accounts (%d%%)", self.verb, f"{done:,}", f"{self.total:,}", done * 100 // self.total)
+
+
+def _result(request: ActivationRequest, desired: DesiredAudience, plan: Plan, list_id: str | None) -> dict:
+    return {
+        "account_list_id": list_id,
+        "audience_name": request.audience_name,
+        "dataflow_id": request.dataflow_id,
+        "sync_mode": request.sync_mode,
+        "dry_run": request.dry_run,
+        "snapshot": request.snapshot,
+        "accounts_received": desired.received,
+        "accounts_valid": desired.valid,
+        "added": len(plan.to_add),
+        "removed": len(plan.to_remove),
+        "unchanged": plan.unchanged,
+        "rejected": sum(desired.rejected_by_reason.values()),
+        "rejected_by_reason": dict(desired.rejected_by_reason),
+        "rejected_sample": list(desired.rejected_sample),
+        "submitted_at": None,
+    }

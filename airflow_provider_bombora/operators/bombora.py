@@ -1,0 +1,231 @@
+"""Operator that activates an account audience to a Bombora account list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_bombora.exceptions import BomboraValidationError
+from airflow_provider_bombora.mappings import validate_mappings
+from airflow_provider_bombora.parameters import (
+    validate_audience_description,
+    validate_audience_name,
+    validate_audience_origin,
+    validate_batch_size,
+    validate_dataflow_id,
+    validate_positive_seconds,
+    validate_ratio,
+    validate_sync_mode,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_bombora.hooks.bombora import BomboraHook
+    from airflow_provider_bombora.plan import DesiredAudience
+
+
+class BomboraActivateAudienceOperator(BaseOperator):
+    """
+    Activate an account audience to Bombora: an account list named after the audience, its
+    members kept in step with the audience.
+
+    The mappings are validated before anything is sent: exactly one mapping targets
+    ``identity:primaryId`` (any source; never exported) and the source
+    ``xdm:accountOrganization.domain`` maps to ``xdm:companyWebsiteDomain``, the only field
+    Bombora receives. Domains are normalised; invalid records are rejected and counted.
+
+    :param audience_name: name of the audience, and of its Bombora account list. (templated)
+    :param accounts: account records (dicts, nested or with dotted keys), or the path of a
+        ``.csv``, ``.jsonl`` or ``.json`` file of them. (templated)
+    :param mappings: the destination's mappings, a list of ``{"source", "target"}``. (templated)
+    :param audience_description: text stored in the list's description. (templated)
+    :param audience_origin: ``segmentation_service``; Bombora refuses custom upload audiences.
+    :param sync_mode: ``mirror``: the list ends equal to the valid accounts (exits removed);
+        ``delta``: each record's ``status_field`` says ``realized``/``existing`` (add) or
+        ``exited`` (remove).
+    :param status_field: record field holding the membership status in ``delta`` mode.
+    :param dataflow_id: the dataflow that owns the list; default ``"<dag_id>.<task_id>"``.
+        An audience activated through another dataflow is refused. (templated)
+    :param batch_size: accounts per request, 1 to 10,000.
+    :param max_rejected_ratio: fail, before sending anything, when more than this share of
+        the records is rejected.
+    :param allow_empty: in ``mirror`` mode, let an audience with no valid account empty the list.
+    :param allow_stale: apply a run whose snapshot is older than the one the list holds.
+    :param adopt_existing: take over a Manual list of that name that no dataflow owns.
+    :param dry_run: validate, read the list and compute the plan; write nothing.
+    :param pending_update_timeout: how long to wait for Bombora to apply a pending update
+        before reading or removing members.
+    :param poll_interval: seconds between checks of a pending update.
+    :param bombora_conn_id: the Bombora connection.
+    """
+
+    template_fields: Sequence[str] = (
+        "audience_name",
+        "audience_description",
+        "accounts",
+        "mappings",
+        "dataflow_id",
+    )
+    template_fields_renderers = {"mappings": "json", "accounts": "json"}
+    ui_color = "#e6f1fb"
+
+    def __init__(
+        self,
+        *,
+        audience_name: str,
+        accounts: Any,
+        mappings: list[dict[str, str]],
+        audience_description: str | None = None,
+        audience_origin: str = "segmentation_service",
+        sync_mode: str = "mirror",
+        status_field: str = "status",
+        dataflow_id: str | None = None,
+        batch_size: int = 1000,
+        max_rejected_ratio: float = 0.1,
+        allow_empty: bool = False,
+        allow_stale: bool = False,
+        adopt_existing: bool = False,
+        dry_run: bool = False,
+        pending_update_timeout: float = 900,
+        poll_interval: float = 10,
+        bombora_conn_id: str = "bombora_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.audience_name = audience_name
+        self.accounts = accounts
+        self.mappings = mappings
+        self.audience_description = audience_description
+        self.audience_origin = audience_origin
+        self.sync_mode = sync_mode
+        self.status_field = status_field
+        self.dataflow_id = dataflow_id
+        self.batch_size = batch_size
+        self.max_rejected_ratio = max_rejected_ratio
+        self.allow_empty = allow_empty
+        self.allow_stale = allow_stale
+        self.adopt_existing = adopt_existing
+        self.dry_run = dry_run
+        self.pending_update_timeout = pending_update_timeout
+        self.poll_interval = poll_interval
+        self.bombora_conn_id = bombora_conn_id
+        # Fail at DAG parse time on what is already known; templated values wait for rendering.
+        self._validate_static_parameters()
+        for field, validate in self._templated_checks():
+            value = getattr(self, field)
+            if not _is_unrendered(value):
+                validate(value)
+
+    def _validate_static_parameters(self) -> None:
+        validate_audience_origin(self.audience_origin)
+        validate_sync_mode(self.sync_mode)
+        validate_batch_size(self.batch_size)
+        validate_ratio("max_rejected_ratio", self.max_rejected_ratio)
+        validate_positive_seconds("pending_update_timeout", self.pending_update_timeout)
+        validate_positive_seconds("poll_interval", self.poll_interval)
+        if not isinstance(self.status_field, str) or not self.status_field:
+            raise BomboraValidationError("status_field", "must name the record field holding the membership status")
+
+    def _templated_checks(self):
+        return (
+            ("audience_name", validate_audience_name),
+            ("audience_description", validate_audience_description),
+            ("mappings", validate_mappings),
+            ("dataflow_id", lambda value: value is None or validate_dataflow_id(value)),
+        )
+
+    @cached_property
+    def hook(self) -> BomboraHook:
+        # Imported here: DAG files import this module at every parse, and need no HTTP stack.
+        from airflow_provider_bombora.hooks.bombora import BomboraHook
+
+        return BomboraHook(bombora_conn_id=self.bombora_conn_id)
+
+    def execute(self, context: Context) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from airflow_provider_bombora.activation import StaleSnapshotError, activate_audience
+
+        request, desired = self._prepare(context)
+        try:
+            return activate_audience(self.hook, request, desired)
+        except StaleSnapshotError as stale:
+            raise AirflowSkipException(str(stale)) from None
+
+    def _prepare(self, context: Context):
+        """Validate everything and read the accounts: all of it before any network call."""
+        from airflow_provider_bombora.activation import ActivationRequest
+        from airflow_provider_bombora.plan import collect_desired
+        from airflow_provider_bombora.records import iter_records
+
+        self._validate_static_parameters()
+        mappings = validate_mappings(self.mappings)
+        request = ActivationRequest(
+            audience_name=validate_audience_name(self.audience_name),
+            audience_description=validate_audience_description(self.audience_description),
+            dataflow_id=validate_dataflow_id(self.dataflow_id or f"{self.dag_id}.{self.task_id}"),
+            sync_mode=self.sync_mode,
+            snapshot=_snapshot(context),
+            batch_size=self.batch_size,
+            allow_stale=self.allow_stale,
+            adopt_existing=self.adopt_existing,
+            dry_run=self.dry_run,
+            pending_update_timeout=self.pending_update_timeout,
+            poll_interval=self.poll_interval,
+        )
+        required = [mappings.primary_id_source, mappings.domain_source]
+        if self.sync_mode == "delta":
+            required.append(self.status_field)
+        desired = collect_desired(
+            iter_records(self.accounts, required_sources=tuple(required)),
+            mappings,
+            sync_mode=self.sync_mode,
+            status_field=self.status_field,
+        )
+        self._check_rejections(desired)
+        if self.sync_mode == "mirror" and not desired.to_add_candidates and not self.allow_empty:
+            raise BomboraValidationError(
+                "accounts",
+                f"no valid account in {desired.received} records: a mirror activation would empty "
+                f"the account list {request.audience_name!r}. Check the input, or set allow_empty=True "
+                "if the audience really is empty.",
+            )
+        return request, desired
+
+    def _check_rejections(self, desired: DesiredAudience) -> None:
+        rejected = sum(desired.rejected_by_reason.values())
+        if desired.received and rejected / desired.received > self.max_rejected_ratio:
+            reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(desired.rejected_by_reason.items()))
+            raise BomboraValidationError(
+                "accounts",
+                f"{rejected} of {desired.received} records rejected ({rejected / desired.received:.1%}), "
+                f"more than max_rejected_ratio={self.max_rejected_ratio:g}; nothing was sent. "
+                f"Reasons: {reasons}. Sample: {desired.rejected_sample[:5]}. Fix the input or raise "
+                "max_rejected_ratio.",
+            )
+        if rejected:
+            self.log.warning("%d of %d records rejected: %s", rejected, desired.received, dict(desired.rejected_by_reason))
+
+
+def _is_unrendered(value: Any) -> bool:
+    """True for a value that only templating or XCom resolution will turn into the real one."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_is_unrendered(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_is_unrendered(item) for item in value)
+    return hasattr(value, "resolve")  # XComArg and other lazily resolved arguments
+
+
+def _snapshot(context: Context) -> str | None:
+    """The run's snapshot time: its data interval end, else its logical date (UTC, ISO 8601)."""
+    for key in ("data_interval_end", "logical_date"):
+        moment = context.get(key)
+        if moment is not None:
+            return moment.in_timezone("UTC").isoformat() if hasattr(moment, "in_timezone") else moment.isoformat()
+    return None
