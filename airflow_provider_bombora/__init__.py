@@ -34,6 +34,31 @@ def get_provider_info() -> dict:
                 "connection-type": "bombora",
                 "hook-class-name": "airflow_provider_bombora.hooks.bombora.BomboraHook",
                 "hook-name": "Bombora",
+                # Optional extras, as form fields (Airflow 3.2+ reads them from here).
+                "conn-fields": {
+                    "connect_timeout": {
+                        "label": "Connect timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 10},
+                    },
+                    "timeout": {
+                        "label": "Read timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 60},
+                    },
+                    "max_attempts": {
+                        "label": "Attempts per request",
+                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 1},
+                        "description": "Tries of one request, the first included, on 429, 5xx and dropped connections.",
+                    },
+                    "max_retry_wait": {
+                        "label": "Longest wait between attempts (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 60},
+                        "description": "Caps every wait, Retry-After included.",
+                    },
+                    "verify": {
+                        "label": "Verify TLS certificates",
+                        "schema": {"type": ["boolean", "null"], "default": True},
+                    },
+                },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "extra"],
                     "relabeling": {

@@ -93,7 +93,9 @@ def activate_audience(
         log.info("Dry run: would remove %d and add %d accounts; nothing sent.", len(plan.to_remove), len(plan.to_add))
         return result
 
-    result["submitted_at"] = datetime.now(timezone.utc).isoformat()
+    if plan.to_add or plan.to_remove:
+        # Taken before the first write: the export status sensor waits for a change after it.
+        result["submitted_at"] = datetime.now(timezone.utc).isoformat()
     description = render_description(
         request.audience_description, ListOwnership(request.dataflow_id, _newest_snapshot(ownership, request))
     )

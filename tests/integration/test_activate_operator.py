@@ -126,6 +126,7 @@ def test_mirror_reuses_the_list_adds_entrants_removes_exits_and_reruns_send_noth
     assert rerun.task_states == {"activate": "success"}
     assert write_requests(sandbox) == []
     assert rerun.xcom["activate"]["unchanged"] == 4
+    assert rerun.xcom["activate"]["submitted_at"] is None  # nothing written: nothing to wait for
 
 
 def test_delta_mode_adds_realized_and_existing_and_removes_exited(sandbox, activate):

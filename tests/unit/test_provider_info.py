@@ -97,3 +97,17 @@ def _airflow_cli(*args: str) -> str:
 )
 def test_airflow_cli_lists_the_provider(command, expected):
     assert expected in _airflow_cli(*command)
+
+
+def test_conn_fields_are_the_hooks_options_and_reach_the_providers_manager():
+    from airflow.providers_manager import ProvidersManager
+
+    from airflow_provider_bombora.hooks.bombora import OPTION_NAMES, ClientOptions
+
+    (conn_type,) = get_provider_info()["connection-types"]
+    fields = conn_type["conn-fields"]
+    assert set(fields) <= set(OPTION_NAMES)
+    for name, field in fields.items():
+        assert field["schema"]["default"] == getattr(ClientOptions(), name)
+    widgets = ProvidersManager().connection_form_widgets
+    assert {f"extra__bombora__{name}" for name in fields} <= set(widgets)
