@@ -60,7 +60,7 @@ def get_provider_info() -> dict:
                     },
                 },
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "extra"],
+                    "hidden-fields": ["schema", "port"],
                     "relabeling": {
                         "login": "Client ID",
                         "password": "Client secret",
