@@ -26,7 +26,28 @@ def get_provider_info() -> dict:
         "hooks": [
             {
                 "integration-name": "Bombora",
-                "python-modules": ["airflow_provider_bombora.hooks.bombora"],
+                "python-modules": [
+                    "airflow_provider_bombora.hooks.bombora",
+                    "airflow_provider_bombora.hooks.bombora_async",
+                ],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Bombora",
+                "python-modules": ["airflow_provider_bombora.operators.bombora"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Bombora",
+                "python-modules": ["airflow_provider_bombora.sensors.bombora"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Bombora",
+                "python-modules": ["airflow_provider_bombora.triggers.bombora"],
             }
         ],
         "connection-types": [

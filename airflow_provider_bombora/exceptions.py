@@ -69,3 +69,12 @@ class BomboraPendingUpdateError(BomboraApiError):
 
 class BomboraAudienceConflictError(BomboraError):
     """The audience's account list belongs to another dataflow, or was not made by this provider."""
+
+
+class BomboraExportStatusError(BomboraError):
+    """An export will not become live as expected: its account list is missing, or it went live
+    with another account total than the expected one."""
+
+
+class BomboraExportTimeoutError(BomboraExportStatusError):
+    """An export was still not live when the wait for it ran out of time."""

@@ -496,28 +496,7 @@ class BomboraHook(BaseHook):
         conn = self.get_connection(self.bombora_conn_id)
         if conn.password:
             mask_secret(conn.password)
-        where = f"Connection {self.bombora_conn_id!r}"
-        if not conn.login:
-            raise BomboraConfigError(
-                f"{where} has no Client ID (login): set login to the Client ID (Key) of your Bombora app"
-            )
-        if not conn.password:
-            raise BomboraConfigError(
-                f"{where} has no Client secret (password): "
-                "set password to the Client secret of your Bombora app"
-            )
-        try:
-            base_url = resolve_base_url(conn.host, conn.port)
-            extras = conn.extra_dejson
-            options = resolve_options(self._arguments, extras)
-        except BomboraConfigError as error:
-            raise BomboraConfigError(f"{where}: {error}") from None
-        unknown = sorted(set(extras) - set(OPTION_NAMES))
-        if unknown:
-            self.log.warning("%s: ignoring unknown extras %s", where, ", ".join(unknown))
-        return _Settings(
-            base_url=base_url, client_id=conn.login, client_secret=conn.password, options=options
-        )
+        return connection_settings(self.bombora_conn_id, conn, conn.extra_dejson, self._arguments, self.log)
 
     @property
     def base_url(self) -> str:
@@ -550,34 +529,13 @@ class BomboraHook(BaseHook):
 
     def _fetch_token(self) -> _AccessToken:
         settings = self._get_settings()
-        body = _json_bytes({"client_id": settings.client_id, "client_secret": settings.client_secret})
         requested_at = time.monotonic()
-        response = self._send("POST", TOKEN_PATH, body, {"Content-Type": "application/json"})
-        if response.status_code in (400, 401, 403):
-            detail = describe_error_body(response.content)
-            detail = f": {_redact(detail, (settings.client_id, settings.client_secret))}" if detail else ""
-            raise BomboraAuthError(
-                f"Bombora refused the Client ID or Client secret of connection {self.bombora_conn_id!r} "
-                f"(HTTP {response.status_code}{detail}); check its login and password",
-                status=response.status_code,
-                method="POST",
-                path=TOKEN_PATH,
-            )
-        payload = self._decode(response, "POST", TOKEN_PATH)
-        token = payload.get("access_token") if isinstance(payload, dict) else None
-        if not isinstance(token, str) or not token:
-            raise BomboraApiError(
-                "the token answer has no access_token",
-                status=response.status_code,
-                method="POST",
-                path=TOKEN_PATH,
-            )
-        mask_secret(token)
-        lifetime = _as_number(payload.get("expires_in"))
-        if lifetime is None or lifetime <= 0:
-            # Without a lifetime the token is used until Bombora refuses it (401 renews it).
-            return _AccessToken(token, refresh_at=math.inf)
-        return _AccessToken(token, refresh_at=requested_at + lifetime - min(60.0, lifetime / 10))
+        response = self._send("POST", TOKEN_PATH, token_request_body(settings), {"Content-Type": "application/json"})
+        token = access_token_from_answer(
+            self.bombora_conn_id, settings, response.status_code, response.content, requested_at
+        )
+        mask_secret(token.value)
+        return token
 
     # --- Requests ---
 
@@ -595,16 +553,7 @@ class BomboraHook(BaseHook):
         :raises BomboraApiError: when every attempt failed (status ``None`` if no answer came).
         """
         options = self._get_settings().options
-        retrying = Retrying(
-            stop=stop_after_attempt(options.max_attempts),
-            retry=retry_if_exception_type(_TransientFailure),
-            wait=lambda state: retry_wait_seconds(
-                state.attempt_number, _failure_of(state).retry_after, options
-            ),
-            before_sleep=lambda state: self._log_retry(method, path, state, options.max_attempts),
-            sleep=self._sleep,
-            reraise=True,
-        )
+        retrying = Retrying(**retry_policy(options, method, path, self.log), sleep=self._sleep)
         try:
             return retrying(self._send_once, method, path, body, headers)
         except _TransientFailure as failure:
@@ -638,41 +587,18 @@ class BomboraHook(BaseHook):
             raise _TransientFailure(BomboraApiError(reason, method=method, path=path), reason) from error
         except requests.RequestException as error:
             raise BomboraApiError(self._reason(error), method=method, path=path) from error
-        if response.status_code in RETRYABLE_STATUSES:
-            raise _TransientFailure(
-                error_for_response(
-                    response.status_code, response.content, method=method, path=path, secrets=self._secrets()
-                ),
-                f"HTTP {response.status_code}",
-                retry_after_seconds(response.headers.get("Retry-After")),
-            )
+        raise_for_retryable_status(
+            response.status_code,
+            response.content,
+            response.headers.get("Retry-After"),
+            method=method,
+            path=path,
+            secrets=self._secrets(),
+        )
         return response
 
     def _reason(self, error: Exception) -> str:
         return _shorten(_redact(f"{type(error).__name__}: {error}", self._secrets()))
-
-    def _log_retry(self, method: str, path: str, state: RetryCallState, max_attempts: int) -> None:
-        wait = state.next_action.sleep if state.next_action else 0.0
-        self.log.warning(
-            "Bombora API %s %s: %s (attempt %d of %d); retrying in %.2f s",
-            method,
-            path,
-            _failure_of(state).reason,
-            state.attempt_number,
-            max_attempts,
-            wait,
-        )
-
-    def _decode(self, response: requests.Response, method: str, path: str) -> Any:
-        if not response.content:
-            return None
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            excerpt = _shorten(_redact(" ".join(response.text.split()), self._secrets()))
-            raise BomboraApiError(
-                f"the answer is not JSON: {excerpt}", status=response.status_code, method=method, path=path
-            ) from None
 
     def _call(
         self,
@@ -701,15 +627,15 @@ class BomboraHook(BaseHook):
             raise error_for_response(
                 response.status_code, response.content, method=method, path=path, secrets=self._secrets()
             )
-        payload = self._decode(response, method, path)
-        if check is not None and not check(payload):
-            raise BomboraApiError(
-                f"unexpected answer: expected {expected}, got {_shorten(_compact_json(payload), 100)}",
-                status=response.status_code,
-                method=method,
-                path=path,
-            )
-        return payload
+        return decode_answer(
+            response.status_code,
+            response.content,
+            method=method,
+            path=path,
+            secrets=self._secrets(),
+            check=check,
+            expected=expected,
+        )
 
     # --- Account List API ---
 
@@ -718,14 +644,9 @@ class BomboraHook(BaseHook):
 
         Accepts both documented answers: a bare array and ``{"accountLists": [...]}``.
         """
-        payload = self._call(
-            "GET",
-            ACCOUNT_LISTS_PATH,
-            check=lambda answer: isinstance(answer, list)
-            or (isinstance(answer, dict) and isinstance(answer.get("accountLists"), list)),
-            expected='an array of account lists or {"accountLists": [...]}',
+        return account_lists_of(
+            self._call("GET", ACCOUNT_LISTS_PATH, check=is_account_lists_answer, expected=ACCOUNT_LISTS_ANSWER)
         )
-        return payload if isinstance(payload, list) else payload["accountLists"]
 
     def find_account_list(self, name: str) -> dict[str, Any] | None:
         """The summary of the account list named exactly ``name`` (case-sensitive), or None.
@@ -733,16 +654,7 @@ class BomboraHook(BaseHook):
         :raises BomboraApiError: if several lists have that name: Bombora keeps names unique,
             and picking one could write to the wrong list.
         """
-        matches = [summary for summary in self.list_account_lists() if summary.get("name") == name]
-        if len(matches) > 1:
-            raise BomboraApiError(
-                f"{len(matches)} account lists are named {name!r} (ids "
-                f"{', '.join(str(match.get('id')) for match in matches)}); names should be unique",
-                status=200,
-                method="GET",
-                path=ACCOUNT_LISTS_PATH,
-            )
-        return matches[0] if matches else None
+        return select_account_list(self.list_account_lists(), name)
 
     def create_account_list(self, name: str, description: str | None = None, *, type: str = "Manual") -> str:
         """Create an account list and return its id.
@@ -880,3 +792,200 @@ class BomboraHook(BaseHook):
         visible = len(account_lists)
         return True, f"Connected to Bombora at {settings.base_url}: {visible} account lists visible"
 
+
+
+# --- Rules shared with the asynchronous hook (hooks/bombora_async.py) -----------------------
+# BomboraHook and BomboraAsyncHook differ only in how bytes cross the network; what a
+# connection must hold, how a token answer is read, when to retry and how an answer is
+# checked are decided here, once.
+
+
+def connection_settings(
+    conn_id: str, conn: Any, extras: Mapping[str, Any], arguments: Mapping[str, Any], log: Any
+) -> _Settings:
+    """Check a connection a hook has read (and whose secret it has masked), and merge its options.
+
+    :param conn_id: The connection's id, for messages.
+    :param conn: The connection (``login``, ``password``, ``host``, ``port``).
+    :param extras: Its decoded extras.
+    :param arguments: Options given to the hook (see :func:`resolve_options`).
+    :param log: Where to warn about unknown extras.
+    :raises BomboraConfigError: naming the connection and what to fix.
+    """
+    where = f"Connection {conn_id!r}"
+    if not conn.login:
+        raise BomboraConfigError(
+            f"{where} has no Client ID (login): set login to the Client ID (Key) of your Bombora app"
+        )
+    if not conn.password:
+        raise BomboraConfigError(
+            f"{where} has no Client secret (password): "
+            "set password to the Client secret of your Bombora app"
+        )
+    try:
+        base_url = resolve_base_url(conn.host, conn.port)
+        options = resolve_options(arguments, extras)
+    except BomboraConfigError as error:
+        raise BomboraConfigError(f"{where}: {error}") from None
+    unknown = sorted(set(extras) - set(OPTION_NAMES))
+    if unknown:
+        log.warning("%s: ignoring unknown extras %s", where, ", ".join(unknown))
+    return _Settings(base_url=base_url, client_id=conn.login, client_secret=conn.password, options=options)
+
+
+def token_request_body(settings: _Settings) -> bytes:
+    """The JSON body of ``POST /oauth/token`` (client credentials, no grant type or scope)."""
+    return _json_bytes({"client_id": settings.client_id, "client_secret": settings.client_secret})
+
+
+def access_token_from_answer(
+    conn_id: str, settings: _Settings, status: int, body: bytes, requested_at: float
+) -> _AccessToken:
+    """The token of a ``POST /oauth/token`` answer, due for refresh shortly before it expires.
+
+    The caller masks the token's value before anything can log it.
+
+    :param conn_id: The connection's id, for messages.
+    :param settings: The connection's settings (its credentials are redacted from messages).
+    :param status: The answer's HTTP status (retryable ones were retried before).
+    :param body: The answer's body.
+    :param requested_at: ``time.monotonic()`` when the request was sent.
+    :raises BomboraAuthError: when Bombora refused the credentials (400, 401, 403).
+    :raises BomboraApiError: for any other error, or an answer without ``access_token``.
+    """
+    if status in (400, 401, 403):
+        detail = describe_error_body(body)
+        detail = f": {_redact(detail, (settings.client_id, settings.client_secret))}" if detail else ""
+        raise BomboraAuthError(
+            f"Bombora refused the Client ID or Client secret of connection {conn_id!r} "
+            f"(HTTP {status}{detail}); check its login and password",
+            status=status,
+            method="POST",
+            path=TOKEN_PATH,
+        )
+    if status >= 300:
+        raise error_for_response(status, body, method="POST", path=TOKEN_PATH, secrets=(settings.client_secret,))
+    payload = decode_answer(status, body, method="POST", path=TOKEN_PATH, secrets=(settings.client_secret,))
+    token = payload.get("access_token") if isinstance(payload, dict) else None
+    if not isinstance(token, str) or not token:
+        raise BomboraApiError("the token answer has no access_token", status=status, method="POST", path=TOKEN_PATH)
+    lifetime = _as_number(payload.get("expires_in"))
+    if lifetime is None or lifetime <= 0:
+        # Without a lifetime the token is used until Bombora refuses it (401 renews it).
+        return _AccessToken(token, refresh_at=math.inf)
+    return _AccessToken(token, refresh_at=requested_at + lifetime - min(60.0, lifetime / 10))
+
+
+def decode_answer(
+    status: int,
+    body: bytes,
+    *,
+    method: str,
+    path: str,
+    secrets: Iterable[str | None],
+    check: Callable[[Any], bool] | None = None,
+    expected: str = "",
+) -> Any:
+    """The decoded JSON of a successful answer (``None`` if empty), checked to have the documented shape.
+
+    :param check: Tells whether the decoded answer has the documented shape.
+    :param expected: What ``check`` expects, for the error message.
+    :raises BomboraApiError: for an answer that is not JSON or fails ``check``.
+    """
+    payload = None
+    if body:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            text = body.decode("utf-8", errors="replace")
+            excerpt = _shorten(_redact(" ".join(text.split()), secrets))
+            raise BomboraApiError(
+                f"the answer is not JSON: {excerpt}", status=status, method=method, path=path
+            ) from None
+    if check is not None and not check(payload):
+        raise BomboraApiError(
+            f"unexpected answer: expected {expected}, got {_shorten(_compact_json(payload), 100)}",
+            status=status,
+            method=method,
+            path=path,
+        )
+    return payload
+
+
+def retry_policy(options: ClientOptions, method: str, path: str, log: Any) -> dict[str, Any]:
+    """tenacity's arguments, all but ``sleep``, for one request (``Retrying`` and ``AsyncRetrying`` alike).
+
+    Attempts that raise ``_TransientFailure`` are retried up to ``max_attempts`` in total, waiting
+    as :func:`retry_wait_seconds` says; each retry is logged as a warning.
+    """
+
+    def log_retry(state: RetryCallState) -> None:
+        log.warning(
+            "Bombora API %s %s: %s (attempt %d of %d); retrying in %.2f s",
+            method,
+            path,
+            _failure_of(state).reason,
+            state.attempt_number,
+            options.max_attempts,
+            state.next_action.sleep if state.next_action else 0.0,
+        )
+
+    return {
+        "stop": stop_after_attempt(options.max_attempts),
+        "retry": retry_if_exception_type(_TransientFailure),
+        "wait": lambda state: retry_wait_seconds(state.attempt_number, _failure_of(state).retry_after, options),
+        "before_sleep": log_retry,
+        "reraise": True,
+    }
+
+
+def raise_for_retryable_status(
+    status: int, body: bytes, retry_after: str | None, *, method: str, path: str, secrets: Iterable[str | None]
+) -> None:
+    """Raise ``_TransientFailure`` for an answer worth another attempt (429, 5xx).
+
+    :param retry_after: The answer's ``Retry-After`` header, if any.
+    """
+    if status in RETRYABLE_STATUSES:
+        raise _TransientFailure(
+            error_for_response(status, body, method=method, path=path, secrets=secrets),
+            f"HTTP {status}",
+            retry_after_seconds(retry_after),
+        )
+
+
+def is_transient_error(error: BomboraApiError) -> bool:
+    """Whether a request that failed after all its attempts may succeed later: rate limiting, a 5xx,
+    or no answer at all (connection refused or dropped, timeout; a TLS failure cannot be told apart)."""
+    return error.status is None or error.status in RETRYABLE_STATUSES
+
+
+def is_account_lists_answer(answer: Any) -> bool:
+    """Whether ``GET /account-list`` answered one of its documented shapes."""
+    return isinstance(answer, list) or (isinstance(answer, dict) and isinstance(answer.get("accountLists"), list))
+
+
+ACCOUNT_LISTS_ANSWER = 'an array of account lists or {"accountLists": [...]}'
+
+
+def account_lists_of(answer: list | dict) -> list[dict[str, Any]]:
+    """The summaries of a ``GET /account-list`` answer: a bare array, or ``{"accountLists": [...]}``."""
+    return answer if isinstance(answer, list) else answer["accountLists"]
+
+
+def select_account_list(summaries: Iterable[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """The summary named exactly ``name`` (case-sensitive), or None.
+
+    :raises BomboraApiError: if several lists have that name: Bombora keeps names unique,
+        and picking one could write to the wrong list.
+    """
+    matches = [summary for summary in summaries if summary.get("name") == name]
+    if len(matches) > 1:
+        raise BomboraApiError(
+            f"{len(matches)} account lists are named {name!r} (ids "
+            f"{', '.join(str(match.get('id')) for match in matches)}); names should be unique",
+            status=200,
+            method="GET",
+            path=ACCOUNT_LISTS_PATH,
+        )
+    return matches[0] if matches else None

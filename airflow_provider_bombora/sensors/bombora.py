@@ -1,0 +1,225 @@
+"""Sensor that waits until an activation's export to Bombora is live, and the blocking wait it shares."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowSensorTimeout
+
+from airflow_provider_bombora.exceptions import (
+    BomboraApiError,
+    BomboraExportTimeoutError,
+    BomboraValidationError,
+)
+from airflow_provider_bombora.export_status import (
+    ExportStatus,
+    ExportStatusClient,
+    ExportTarget,
+    export_result_from_event,
+    read_export_status,
+    timeout_message,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_bombora.hooks.bombora import BomboraHook
+
+log = logging.getLogger(__name__)
+
+
+class BomboraExportStatusSensor(BaseSensorOperator):
+    """
+    Wait until an activation's export to Bombora is live, to chain work after it.
+
+    Bombora applies account uploads asynchronously: the account list shows ``pendingUpdate: true``
+    until its update job has run. The export is live when ``pendingUpdate`` is false and, if
+    ``submitted_after`` is given, the list's ``accountsLastModified`` (UTC) is not older than it.
+    Then, if ``expected_account_total`` is given, the list's ``accountTotal`` must equal it.
+
+    Give ``submitted_after`` only when the activation really wrote to the list, e.g. the
+    activation operator's ``submitted_at`` when its ``added`` or ``removed`` is not 0: a run that
+    changed nothing leaves ``accountsLastModified`` as it was, older than ``submitted_at``, and
+    the sensor would wait until it times out. Without ``submitted_after`` the sensor only waits
+    for the pending update to clear.
+
+    Fails at once when the list does not exist (deleted, or no list of that name), when Bombora
+    refuses the connection's credentials, and when the live list's account total is not
+    ``expected_account_total``. Rate limiting, server errors and dropped connections never
+    fail it: the hook retries them, then the next poke does, until ``timeout``.
+
+    Returns (XCom) ``{"account_list_id", "audience_name", "account_total",
+    "accounts_last_modified", "pending_update": False}``.
+
+    :param account_list_id: The account list to watch, e.g. from the activation's XCom. (templated)
+    :param audience_name: Or the list's name, looked up once. Give exactly one of the two. (templated)
+    :param submitted_after: ISO 8601 time the upload was submitted; without a zone it means UTC.
+        An empty value or ``None`` counts as not given. (templated)
+    :param expected_account_total: The account total the live list must have. (templated)
+    :param deferrable: Check once, then wait in the triggerer (no worker slot held) with
+        :class:`~airflow_provider_bombora.triggers.bombora.BomboraExportStatusTrigger`.
+        Default: ``[operators] default_deferrable``.
+    :param poke_interval: Seconds between checks (in the triggerer too).
+    :param timeout: Seconds before the sensor fails with ``AirflowSensorTimeout``.
+    :param bombora_conn_id: The Bombora connection.
+    """
+
+    template_fields: Sequence[str] = (
+        "account_list_id",
+        "audience_name",
+        "submitted_after",
+        "expected_account_total",
+    )
+
+    def __init__(
+        self,
+        *,
+        account_list_id: str | None = None,
+        audience_name: str | None = None,
+        submitted_after: str | None = None,
+        expected_account_total: int | str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 60,
+        timeout: float = 60 * 60,
+        bombora_conn_id: str = "bombora_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        if (account_list_id is None) == (audience_name is None):
+            given = "both were given" if account_list_id is not None else "neither was given"
+            raise BomboraValidationError(
+                "account_list_id",
+                f"give exactly one of account_list_id and audience_name to task {self.task_id!r}; {given}",
+            )
+        self.account_list_id = account_list_id
+        self.audience_name = audience_name
+        self.submitted_after = submitted_after
+        self.expected_account_total = expected_account_total
+        self.deferrable = deferrable
+        self.bombora_conn_id = bombora_conn_id
+        # What the last check found: later pokes read the list by id (a deleted list fails).
+        self._found: dict[str, Any] | None = None
+
+    @cached_property
+    def hook(self) -> BomboraHook:
+        # Imported here: DAG files import this module at every parse, and need no HTTP stack.
+        from airflow_provider_bombora.hooks.bombora import BomboraHook
+
+        return BomboraHook(bombora_conn_id=self.bombora_conn_id)
+
+    def _target(self) -> ExportTarget:
+        target = ExportTarget.from_parameters(
+            account_list_id=self.account_list_id,
+            audience_name=self.audience_name,
+            submitted_after=self.submitted_after,
+            expected_account_total=self.expected_account_total,
+        )
+        return target.identified_by(self._found) if self._found else target
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        target = self._target()
+        status = _check(self.hook, target)
+        if status is None:
+            return PokeReturnValue(is_done=False)
+        self._found = status.result
+        if not status.done:
+            self.log.info("%s: %s", target.identified_by(status.result).describe(), status.waiting_for)
+        return PokeReturnValue(is_done=status.done, xcom_value=status.result if status.done else None)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        deadline = time.time() + self.timeout
+        checked = self.poke(context)
+        if checked:
+            return checked.xcom_value
+        from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
+
+        self.defer(
+            trigger=BomboraExportStatusTrigger(
+                **self._target().to_parameters(),
+                deadline=deadline,
+                poll_interval=self.poke_interval,
+                bombora_conn_id=self.bombora_conn_id,
+            ),
+            method_name="execute_complete",
+            # A backstop should the triggerer never run the trigger; the trigger's deadline comes first.
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger's event: return the result, or fail with the trigger's reason."""
+        try:
+            result = export_result_from_event(event)
+        except BomboraExportTimeoutError as error:
+            # Airflow's sensor timeout: no retry, and soft_fail turns it into a skip.
+            raise AirflowSensorTimeout(str(error)) from None
+        self.log.info("%s", event["message"])
+        return result
+
+
+def wait_for_export(
+    hook: ExportStatusClient,
+    list_id: str,
+    *,
+    audience_name: str | None = None,
+    submitted_after: Any = None,
+    expected_account_total: int | None = None,
+    poll_interval: float = 60.0,
+    timeout: float = 60 * 60,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Block until the export to account list ``list_id`` is live; return the sensor's result.
+
+    The same checks as :class:`BomboraExportStatusSensor` in poke mode, for a task that waits
+    itself (the activation operator's ``wait_for_completion`` without deferral).
+
+    :param hook: A ``BomboraHook`` (or anything with its ``get_account_list``).
+    :param list_id: The account list written to.
+    :param audience_name: Its name, for messages.
+    :param submitted_after: When the upload was submitted (ISO 8601 or datetime); None when
+        nothing was written.
+    :param expected_account_total: The account total the live list must have.
+    :param poll_interval: Seconds between checks.
+    :param timeout: Seconds to wait in total.
+    :param sleep: Waits between checks (tests replace it).
+    :raises BomboraExportTimeoutError: when the export is not live within ``timeout``.
+    :raises BomboraExportStatusError: when the list is missing or has another account total.
+    :raises BomboraApiError: when Bombora refuses the credentials, or answers unexpectedly.
+    """
+    target = ExportTarget.from_parameters(
+        account_list_id=list_id,
+        audience_name=audience_name,
+        submitted_after=submitted_after,
+        expected_account_total=expected_account_total,
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        status = _check(hook, target)
+        if status is not None and status.done:
+            return status.result
+        waiting_for = status.waiting_for if status is not None else "Bombora could not be reached"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BomboraExportTimeoutError(timeout_message(target, f"within {timeout:g} s", waiting_for))
+        log.info("%s: %s; next check in %g s", target.describe(), waiting_for, min(poll_interval, remaining))
+        sleep(min(poll_interval, remaining))
+
+
+def _check(hook: ExportStatusClient, target: ExportTarget) -> ExportStatus | None:
+    """One check; None, with a warning, when Bombora could not be reached even after the hook's retries."""
+    from airflow_provider_bombora.hooks.bombora import is_transient_error
+
+    try:
+        return read_export_status(hook, target)
+    except BomboraApiError as error:
+        if not is_transient_error(error):
+            raise
+        log.warning("%s: could not check the export, will try again: %s", target.describe(), error)
+        return None
