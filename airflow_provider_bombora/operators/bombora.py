@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, conf
 
 from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.mappings import validate_mappings
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
     from airflow_provider_bombora.hooks.bombora import BomboraHook
     from airflow_provider_bombora.plan import DesiredAudience
+
+
+# XCom key of the activation summary while the task waits, deferred, for the export.
+ACTIVATION_XCOM_KEY = "bombora_activation"
 
 
 class BomboraActivateAudienceOperator(BaseOperator):
@@ -59,7 +65,12 @@ class BomboraActivateAudienceOperator(BaseOperator):
     :param dry_run: validate, read the list and compute the plan; write nothing.
     :param pending_update_timeout: how long to wait for Bombora to apply a pending update
         before reading or removing members.
-    :param poll_interval: seconds between checks of a pending update.
+    :param poll_interval: seconds between checks of a pending update or of the export.
+    :param wait_for_completion: after writing, wait until Bombora has applied the export
+        (the same checks as :class:`~airflow_provider_bombora.sensors.bombora.BomboraExportStatusSensor`).
+    :param deferrable: wait in the triggerer instead of a worker slot; default from
+        ``[operators] default_deferrable``.
+    :param wait_timeout: seconds to wait for the export with ``wait_for_completion``.
     :param bombora_conn_id: the Bombora connection.
     """
 
@@ -92,6 +103,9 @@ class BomboraActivateAudienceOperator(BaseOperator):
         dry_run: bool = False,
         pending_update_timeout: float = 900,
         poll_interval: float = 10,
+        wait_for_completion: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        wait_timeout: float = 60 * 60,
         bombora_conn_id: str = "bombora_default",
         **kwargs: Any,
     ) -> None:
@@ -112,6 +126,9 @@ class BomboraActivateAudienceOperator(BaseOperator):
         self.dry_run = dry_run
         self.pending_update_timeout = pending_update_timeout
         self.poll_interval = poll_interval
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.wait_timeout = wait_timeout
         self.bombora_conn_id = bombora_conn_id
         # Fail at DAG parse time on what is already known; templated values wait for rendering.
         self._validate_static_parameters()
@@ -127,6 +144,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         validate_ratio("max_rejected_ratio", self.max_rejected_ratio)
         validate_positive_seconds("pending_update_timeout", self.pending_update_timeout)
         validate_positive_seconds("poll_interval", self.poll_interval)
+        validate_positive_seconds("wait_timeout", self.wait_timeout)
         if not isinstance(self.status_field, str) or not self.status_field:
             raise BomboraValidationError("status_field", "must name the record field holding the membership status")
 
@@ -152,9 +170,53 @@ class BomboraActivateAudienceOperator(BaseOperator):
 
         request, desired = self._prepare(context)
         try:
-            return activate_audience(self.hook, request, desired)
+            activation = activate_audience(self.hook, request, desired)
         except StaleSnapshotError as stale:
             raise AirflowSkipException(str(stale)) from None
+        if not self.wait_for_completion or activation["account_list_id"] is None or activation["dry_run"]:
+            return activation
+        return self._wait_for_export(activation, context)
+
+    def _wait_for_export(self, activation: dict, context: Context) -> dict:
+        """Wait with the sensor's logic: in this worker, or deferred to the triggerer."""
+        target = {
+            "account_list_id": activation["account_list_id"],
+            "audience_name": activation["audience_name"],
+            "submitted_after": activation["submitted_at"],
+            # In mirror mode the live list must hold exactly the valid accounts.
+            "expected_account_total": activation["accounts_valid"] if self.sync_mode == "mirror" else None,
+        }
+        if self.deferrable:
+            from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
+
+            # Kept in XCom rather than the deferral's kwargs, which `dag.test()` drops.
+            context["ti"].xcom_push(key=ACTIVATION_XCOM_KEY, value=activation)
+            self.defer(
+                trigger=BomboraExportStatusTrigger(
+                    **target,
+                    deadline=time.time() + self.wait_timeout,
+                    poll_interval=self.poll_interval,
+                    bombora_conn_id=self.bombora_conn_id,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.wait_timeout),
+            )
+        from airflow_provider_bombora.sensors.bombora import wait_for_export
+
+        list_id = target.pop("account_list_id")
+        status = wait_for_export(
+            self.hook, list_id, **target, poll_interval=self.poll_interval, timeout=self.wait_timeout
+        )
+        return {**activation, **status}
+
+    def execute_complete(self, context: Context, event: dict) -> dict:
+        """Resume after the export status trigger: the activation's summary and the export's status."""
+        from airflow_provider_bombora.export_status import export_result_from_event
+
+        status = export_result_from_event(event)
+        ti = context["ti"]
+        activation = ti.xcom_pull(task_ids=ti.task_id, key=ACTIVATION_XCOM_KEY, map_indexes=ti.map_index)
+        return {**activation, **status}
 
     def _prepare(self, context: Context):
         """Validate everything and read the accounts: all of it before any network call."""

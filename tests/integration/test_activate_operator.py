@@ -350,3 +350,28 @@ def test_description_marker_survives_user_text(sandbox, activate):
     assert the_list(sandbox)["description"] == render_description(
         "Q4 ABM push", ListOwnership("abm.activate", "2026-11-02T00:00:00+00:00")
     )
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_wait_for_completion_returns_once_bombora_has_applied_the_export(sandbox, activate, deferrable):
+    sandbox.configure(processing_delay=0.5)
+
+    outcome = activate(
+        accounts=records("acme.com", "globex.com", "initech.io"), wait_for_completion=True, deferrable=deferrable
+    )
+
+    assert outcome.task_states == {"activate": "success"}
+    result = outcome.xcom["activate"]
+    assert (result["added"], result["pending_update"], result["account_total"]) == (3, False, 3)
+    assert result["accounts_last_modified"] is not None
+    assert ("BomboraExportStatusTrigger" in outcome.output) is deferrable
+    assert not the_list(sandbox)["pendingUpdate"]
+
+
+def test_wait_for_completion_fails_when_the_export_misses_its_deadline(sandbox, activate):
+    sandbox.configure(processing_delay=30)
+
+    outcome = activate(accounts=records("acme.com"), wait_for_completion=True, deferrable=True, wait_timeout=1)
+
+    assert outcome.task_states == {"activate": "failed"}
+    assert "BomboraExportTimeoutError" in outcome.output
