@@ -18,6 +18,7 @@ from pathlib import Path
 from airflow.sdk import dag, task
 
 from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
+from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor
 
 DATA = Path(__file__).parent / "data"
 
@@ -77,6 +78,16 @@ def example_bombora_abm():
         max_rejected_ratio=0.25,
     )
     # [END howto_operator_bombora_activate]
+
+    BomboraExportStatusSensor(
+        task_id="wait_for_export",
+        account_list_id=activate.output["account_list_id"],
+        submitted_after=activate.output["submitted_at"],
+        expected_account_total=activate.output["accounts_valid"],
+        deferrable=True,
+        poke_interval=15,
+        timeout=60 * 60,
+    )
 
 
 example_bombora_abm()

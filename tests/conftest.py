@@ -6,7 +6,6 @@ collection time, before any test module imports Airflow.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -90,17 +89,20 @@ class DagRunOutcome:
     output: str
 
 
-@pytest.fixture
-def run_dag(airflow_db, capfd, caplog):
-    """Write a DAG file into the test bundle and run it with dag.test(); return its outcome."""
+def _load_dag(path: Path, dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
 
-    def run(dag_id: str, source: str, logical_date: datetime | None = None) -> DagRunOutcome:
-        path = TEST_DAGS_FOLDER / f"{dag_id}.py"
-        path.write_text(textwrap.dedent(source))
-        spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        dag = next(value for value in vars(module).values() if getattr(value, "dag_id", None) == dag_id)
+    dagbag = DagBag(dag_folder=str(path))
+    assert not dagbag.import_errors, dagbag.import_errors
+    return dagbag.dags[dag_id]
+
+
+@pytest.fixture
+def run_dag_file(airflow_db, capfd, caplog):
+    """Run the DAG ``dag_id`` of a file in a configured bundle with dag.test(); return its outcome."""
+
+    def run(path: Path, dag_id: str, logical_date: datetime | None = None) -> DagRunOutcome:
+        dag = _load_dag(path, dag_id)
         capfd.readouterr()
         caplog.clear()
         caplog.set_level(logging.INFO)
@@ -114,5 +116,17 @@ def run_dag(airflow_db, capfd, caplog):
             # Task logs reach stdout or the logging handlers, depending on what ran before.
             output=captured.out + captured.err + caplog.text,
         )
+
+    return run
+
+
+@pytest.fixture
+def run_dag(run_dag_file):
+    """Write a DAG file into the test bundle and run it with dag.test(); return its outcome."""
+
+    def run(dag_id: str, source: str, logical_date: datetime | None = None) -> DagRunOutcome:
+        path = TEST_DAGS_FOLDER / f"{dag_id}.py"
+        path.write_text(textwrap.dedent(source))
+        return run_dag_file(path, dag_id, logical_date)
 
     return run

@@ -109,6 +109,9 @@ class BomboraActivateAudienceOperator(BaseOperator):
         bombora_conn_id: str = "bombora_default",
         **kwargs: Any,
     ) -> None:
+        # Each key of the summary is its own XCom too, so that `activate.output["account_list_id"]`
+        # feeds a sensor directly.
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.audience_name = audience_name
         self.accounts = accounts

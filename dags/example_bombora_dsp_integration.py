@@ -1,0 +1,61 @@
+"""
+DSP integration: activate companies showing high intent for your product to Bombora, so that
+your demand-side platform can target them, then wait until Bombora has applied the export.
+
+The audience is a JSON Lines file of account records with Experience Platform field names, as a
+segmentation job would export it. A few records carry dirty or invalid domains on purpose: the
+operator normalises what it can (scheme, path, port, ``www.``, case, trailing dot) and rejects
+the rest (an e-mail address, an IP address, a single-label name), reporting them by reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import dag
+
+from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
+from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor
+
+HIGH_INTENT_ACCOUNTS = Path(__file__).parent / "data" / "high_intent_accounts.jsonl"
+
+
+@dag(
+    dag_id="example_bombora_dsp_integration",
+    schedule="@daily",
+    start_date=datetime(2026, 11, 1),
+    catchup=False,
+    tags=["example", "bombora", "dsp"],
+)
+def example_bombora_dsp_integration():
+    # [START howto_operator_bombora_activate_file]
+    activate = BomboraActivateAudienceOperator(
+        task_id="activate_high_intent",
+        audience_name="High intent - customer data platform",
+        audience_description="Companies surging on CDP topics, for DSP targeting",
+        accounts=str(HIGH_INTENT_ACCOUNTS),
+        mappings=[
+            {"source": "xdm:accountKey.sourceKey", "target": "identity:primaryId"},
+            {"source": "xdm:accountOrganization.domain", "target": "xdm:companyWebsiteDomain"},
+        ],
+        max_rejected_ratio=0.1,
+    )
+    # [END howto_operator_bombora_activate_file]
+
+    # [START howto_sensor_bombora_export_status]
+    wait_for_export = BomboraExportStatusSensor(
+        task_id="wait_for_export",
+        account_list_id=activate.output["account_list_id"],
+        # None when the activation had nothing to change: then there is nothing to wait for.
+        submitted_after=activate.output["submitted_at"],
+        deferrable=True,
+        poke_interval=15,
+        timeout=60 * 60,
+    )
+    # [END howto_sensor_bombora_export_status]
+
+    activate >> wait_for_export
+
+
+example_bombora_dsp_integration()
