@@ -43,11 +43,11 @@ class BomboraExportStatusSensor(BaseSensorOperator):
     ``submitted_after`` is given, the list's ``accountsLastModified`` (UTC) is not older than it.
     Then, if ``expected_account_total`` is given, the list's ``accountTotal`` must equal it.
 
-    Give ``submitted_after`` only when the activation really wrote to the list, e.g. the
-    activation operator's ``submitted_at`` when its ``added`` or ``removed`` is not 0: a run that
-    changed nothing leaves ``accountsLastModified`` as it was, older than ``submitted_at``, and
-    the sensor would wait until it times out. Without ``submitted_after`` the sensor only waits
-    for the pending update to clear.
+    Give ``submitted_after`` only when the activation really wrote to the list: a run that
+    changed nothing leaves ``accountsLastModified`` as it was and the sensor would wait until it
+    times out. The activation operator's ``submitted_at`` is ``None`` when it wrote nothing, so
+    ``submitted_after=activate.output["submitted_at"]`` is always right. Without
+    ``submitted_after`` the sensor only waits for the pending update to clear.
 
     Fails at once when the list does not exist (deleted, or no list of that name), when Bombora
     refuses the connection's credentials, and when the live list's account total is not

@@ -130,21 +130,16 @@ def test_the_list_its_submission_and_total_are_templated():
     )
 
 
-# The template docs/sensor.md recommends: submitted_after only when the activation wrote something.
-SUBMITTED_IF_WRITTEN = (
-    "{% set activation = ti.xcom_pull(task_ids='activate') %}"
-    "{{ activation['submitted_at'] if activation['added'] or activation['removed'] else '' }}"
-)
+# The activation's submitted_at is None when it wrote nothing; rendered by Jinja that is "None".
+SUBMITTED_AT = "{{ ti.xcom_pull(task_ids='activate')['submitted_at'] }}"
 
 
-@pytest.mark.parametrize(("added", "removed", "waits"), [(2, 0, True), (0, 1, True), (0, 0, False)])
-def test_the_documented_template_passes_submitted_after_only_when_something_was_written(added, removed, waits):
-    activation = {"added": added, "removed": removed, "submitted_at": "2026-11-27T10:00:00+00:00"}
+@pytest.mark.parametrize(("submitted_at", "waits"), [("2026-11-27T10:00:00+00:00", True), (None, False)])
+def test_submitted_at_of_a_run_that_wrote_nothing_means_nothing_to_wait_for(submitted_at, waits):
+    activation = {"added": 0 if submitted_at is None else 2, "removed": 0, "submitted_at": submitted_at}
     ti = types.SimpleNamespace(xcom_pull=lambda task_ids: activation)
-    with DAG("documented_template", schedule=None):
-        sensor = BomboraExportStatusSensor(
-            task_id="wait_for_export", account_list_id=LIST_ID, submitted_after=SUBMITTED_IF_WRITTEN
-        )
+    with DAG("templated_submitted_at", schedule=None):
+        sensor = BomboraExportStatusSensor(task_id="wait_for_export", account_list_id=LIST_ID, submitted_after=SUBMITTED_AT)
     sensor.render_template_fields({"ti": ti})
     sensor.hook = ScriptedHook(answer(modified="2026-11-27T09:59:59.999999"))  # applied before the submission
     assert bool(sensor.poke({})) is not waits
