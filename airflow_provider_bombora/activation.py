@@ -169,10 +169,15 @@ def _newest_snapshot(ownership: ListOwnership | None, request: ActivationRequest
 
 def _wait_until_applied(
     client: AccountListClient, list_id: str, request: ActivationRequest, sleep: Callable[[float], None]
-) -> None:
-    """Wait, bounded, until the list has no pending update: until then its domains are stale."""
+) -> bool:
+    """Wait, bounded, until the list has no pending update: until then its domains are stale.
+
+    Returns whether there was an update to wait for.
+    """
     deadline = time.monotonic() + request.pending_update_timeout
+    waited = False
     while is_pending(client.get_account_list(list_id)):
+        waited = True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise BomboraPendingUpdateError(
@@ -183,6 +188,7 @@ def _wait_until_applied(
             )
         log.info("Account list %s has an update pending; waiting %g s.", list_id, request.poll_interval)
         sleep(min(request.poll_interval, remaining))
+    return waited
 
 
 def is_pending(account_list: dict) -> bool:
@@ -230,6 +236,7 @@ def _send(
     """Send ``domains`` in batches; on 409 wait for the pending update and resume where it stopped."""
     progress = ProgressLog(verb, len(domains))
     done = 0
+    stalled_since: float | None = None
     while done < len(domains):
         sent_in_call = 0
 
@@ -241,9 +248,22 @@ def _send(
         try:
             write(list_id, domains[done:] if done else domains, batch_size=request.batch_size, progress=on_batch)
             return
-        except BomboraPendingUpdateError:
+        except BomboraPendingUpdateError as error:
             done += sent_in_call
-            _wait_until_applied(client, list_id, request, sleep)
+            now = time.monotonic()
+            if sent_in_call or stalled_since is None:
+                stalled_since = now
+            elif now - stalled_since >= request.pending_update_timeout:
+                raise BomboraPendingUpdateError(
+                    f"Bombora kept answering 409 to account writes on list {list_id} for "
+                    f"{request.pending_update_timeout:g} s; retry later or raise pending_update_timeout.",
+                    status=409,
+                    method=error.method,
+                    path=error.path,
+                ) from error
+            if not _wait_until_applied(client, list_id, request, sleep):
+                # 409 with no update pending: the list is "currently in use"; give it time.
+                sleep(request.poll_interval)
 
 
 class ProgressLog:

@@ -84,7 +84,7 @@ def _normalize_slowly(value: object) -> str:
     # (192.168.0.1, and also 1.2.3 or 127.1), never a domain.
     if labels[-1].isdigit():
         raise InvalidDomain("ip_address")
-    if labels[0] == "www":
+    if labels[0] == "www" and len(labels) > 2:
         labels = labels[1:]
     for label in labels:
         _check_label(label)

@@ -180,7 +180,11 @@ class _SandboxFastAPI(FastAPI):
     def build_middleware_stack(self):
         # Outside Starlette's own layers, so the traffic middleware gets uvicorn's `send`.
         return TrafficMiddleware(
-            super().build_middleware_stack(), self.state.sandbox.settings, self.state.faults, self.state.request_log
+            super().build_middleware_stack(),
+            self.state.sandbox.settings,
+            self.state.faults,
+            self.state.request_log,
+            expire_tokens=self.state.sandbox.expire_tokens,
         )
 
 

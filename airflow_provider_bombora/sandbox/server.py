@@ -184,7 +184,12 @@ class SandboxServer:
     ) -> dict:
         """Answer the next ``count`` requests matching ``method`` ("*" = any) and the ``path``
         glob with a fault instead of processing them, once ``after`` matching requests have
-        gone through untouched; returns the rule with its id."""
+        gone through untouched; returns the rule with its id.
+
+        ``action``: ``status`` (answer ``status``, with ``Retry-After: retry_after`` if given),
+        ``drop`` (close the connection), ``delay`` (wait ``delay`` seconds, then process) or
+        ``expire_tokens`` (expire every token issued so far, then process: an API call gets 401).
+        Each faulted request's log entry names the rule in its ``fault`` field."""
         rule = {
             "method": method,
             "path": path,

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from starlette.responses import JSONResponse
 
@@ -21,7 +21,7 @@ ADMIN_PREFIX = "/_sandbox"
 # scope key of the request body parsed once here, for the handlers and the log
 PARSED_BODY = "bombora_sandbox.body"
 INVALID_JSON = object()  # PARSED_BODY when the body is not JSON
-FAULT_ACTIONS = ("status", "drop", "delay")
+FAULT_ACTIONS = ("status", "drop", "delay", "expire_tokens")
 
 
 @lru_cache(maxsize=256)
@@ -160,6 +160,7 @@ class RequestLog:
             "query": query,
             "status": None,  # set when the response starts; stays null for a dropped connection
             "body": body,
+            "fault": None,  # the id of the fault rule that took this request, if one did
         }
         self._entries.append(entry)
         return entry
@@ -191,11 +192,19 @@ def _loggable(path: str, body: Any) -> Any:
 class TrafficMiddleware:
     """Parses the body once, logs API requests and answers matching ones with faults."""
 
-    def __init__(self, app, settings: Settings, faults: FaultRules, log: RequestLog):
+    def __init__(
+        self,
+        app,
+        settings: Settings,
+        faults: FaultRules,
+        log: RequestLog,
+        expire_tokens: Callable[[], None] | None = None,
+    ):
         self.app = app
         self.settings = settings
         self.faults = faults
         self.log = log
+        self.expire_tokens = expire_tokens
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -220,10 +229,19 @@ class TrafficMiddleware:
         fault = self.faults.take(method, path)
         if fault is None:
             await self.app(scope, receive, send_and_log_status)
-        elif fault.action == "drop":
+            return
+        entry["fault"] = fault.id
+        if fault.action == "drop":
             await _drop_connection(send, receive)
         elif fault.action == "delay":
             await asyncio.sleep(fault.delay)
+            await self.app(scope, receive, send_and_log_status)
+        elif fault.action == "expire_tokens":
+            # Every token issued so far expires now; the request itself is then processed
+            # normally, so an API call made with one of them gets 401.
+            if self.expire_tokens is None:
+                raise RuntimeError("The expire_tokens fault needs the sandbox's state")
+            self.expire_tokens()
             await self.app(scope, receive, send_and_log_status)
         else:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None

@@ -428,7 +428,8 @@ def test_request_log_hides_the_secret(api, server, http):
     assert server.client_secret not in json.dumps(log)
     assert (create_call["method"], create_call["path"], create_call["status"]) == ("POST", LISTS, 200)
     assert create_call["body"]["metadata"]["name"] == "Logged"
-    assert set(create_call) == {"seq", "time", "method", "path", "query", "status", "body"}
+    assert set(create_call) == {"seq", "time", "method", "path", "query", "status", "body", "fault"}
+    assert create_call["fault"] is None
 
     http.get(f"{server.url}/_sandbox/settings")  # admin calls are not logged
     api.call("GET", LISTS, params={"a": "1"})
@@ -567,3 +568,30 @@ def test_fault_after_lets_matching_requests_through_first(api, server):
     server.inject_fault("GET", LISTS, status=503, after=2, count=1)
     statuses = [api.call("GET", LISTS).status_code for _ in range(4)]
     assert statuses == [200, 200, 503, 200]
+
+
+def test_expire_tokens_fault_expires_every_token_then_processes_the_request(api, server, http):
+    list_id = api.create_list("Expiring")
+    rule = server.inject_fault("POST", f"{LISTS}/*/accounts", action="expire_tokens", after=1)
+    assert rule["action"] == "expire_tokens"
+    first = api.call("POST", f"{LISTS}/{list_id}/accounts", json=[{"domain": "acme.com"}])
+    second = api.call("POST", f"{LISTS}/{list_id}/accounts", json=[{"domain": "globex.com"}])
+    assert (first.status_code, second.status_code) == (202, 401)
+    assert second.json() == {"message": "Access token expired"}
+    assert api.call("GET", LISTS).status_code == 401  # every token, not only the request's
+    api.token = get_token(server, http)  # a token issued afterwards is good
+    assert api.call("POST", f"{LISTS}/{list_id}/accounts", json=[{"domain": "globex.com"}]).status_code == 202
+    assert api.domains(list_id) == ["acme.com", "globex.com"]
+
+
+def test_log_entries_name_the_fault_rule_that_took_them(api, server):
+    status_rule = server.inject_fault("GET", LISTS, status=503)
+    drop_rule = server.inject_fault("GET", LISTS, action="drop")
+    delay_rule = server.inject_fault("GET", LISTS, action="delay", delay=0.01)
+    assert api.call("GET", LISTS).status_code == 503
+    with pytest.raises(requests.ConnectionError):
+        api.call("GET", LISTS)
+    assert api.call("GET", LISTS).status_code == 200
+    assert api.call("GET", LISTS).status_code == 200
+    faults = [entry["fault"] for entry in server.request_log()[-4:]]
+    assert faults == [status_rule["id"], drop_rule["id"], delay_rule["id"], None]
