@@ -20,6 +20,7 @@ from airflow_provider_bombora.domains import InvalidDomain, normalize_domain
         ("www.acme.com", "acme.com"),
         ("WWW.Acme.com", "acme.com"),
         ("www.www.acme.com", "www.acme.com"),
+        ("www.com", "www.com"),  # the registrable name itself: nothing to drop
         ("wwwacme.com", "wwwacme.com"),
         ("www2.acme.com", "www2.acme.com"),
         ("https://acme.com", "acme.com"),
@@ -80,7 +81,6 @@ def test_normalises(value, expected):
         ("localhost", "single_label"),
         ("acme", "single_label"),
         ("www.", "single_label"),
-        ("www.com", "single_label"),
         ("a..com", "empty_label"),
         (".acme.com", "empty_label"),
         ("acme.com..", "empty_label"),
