@@ -31,7 +31,8 @@ class BomboraApiError(BomboraError):
     """The Bombora API answered with an error, or could not be reached.
 
     ``status`` is the HTTP status (``None`` when no answer came: connection error, timeout),
-    ``method`` and ``path`` name the request, ``message`` is the server's ``message`` field.
+    ``method`` and ``path`` name the request, ``message`` is the server's ``message`` field,
+    ``attempts`` how many tries were made when retries ran out (``None`` otherwise).
     """
 
     def __init__(
@@ -41,18 +42,25 @@ class BomboraApiError(BomboraError):
         status: int | None = None,
         method: str | None = None,
         path: str | None = None,
+        attempts: int | None = None,
     ) -> None:
         self.status = status
         self.method = method
         self.path = path
         self.message = message
+        self.attempts = attempts
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         where = " ".join(part for part in (self.method, self.path) if part)
         status = f"HTTP {self.status}" if self.status is not None else "no answer"
+        tries = f" after {self.attempts} attempts" if self.attempts else ""
         detail = f": {self.message}" if self.message else ""
-        return f"Bombora API {where} failed ({status}){detail}"
+        return f"Bombora API {where} failed ({status}){tries}{detail}"
+
+    def after_attempts(self, attempts: int) -> BomboraApiError:
+        """The same error, saying that it is the last of ``attempts`` tries."""
+        return type(self)(self.message, status=self.status, method=self.method, path=self.path, attempts=attempts)
 
 
 class BomboraAuthError(BomboraApiError):

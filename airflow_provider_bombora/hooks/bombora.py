@@ -557,7 +557,7 @@ class BomboraHook(BaseHook):
         try:
             return retrying(self._send_once, method, path, body, headers)
         except _TransientFailure as failure:
-            raise failure.error from failure.__cause__
+            raise failure.error.after_attempts(options.max_attempts) from failure.__cause__
 
     def _send_once(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]

@@ -158,7 +158,7 @@ class BomboraAsyncHook(BaseHook):
         try:
             return await retrying(self._send_once, method, path, body, headers)
         except _TransientFailure as failure:
-            raise failure.error from failure.__cause__
+            raise failure.error.after_attempts(options.max_attempts) from failure.__cause__
 
     async def _send_once(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]

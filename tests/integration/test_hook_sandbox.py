@@ -99,7 +99,8 @@ def test_a_persistent_fault_fails_after_the_bounded_attempts(sandbox):
     with pytest.raises(BomboraApiError) as error:
         hook.add_accounts(list_id, ["acme.com"])
 
-    assert error.value.status == 503
+    assert (error.value.status, error.value.attempts) == (503, 3)
+    assert "(HTTP 503) after 3 attempts" in str(error.value)
     assert len(requests_to(sandbox, "POST", "/accounts")) == 3
 
 
