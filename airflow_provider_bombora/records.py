@@ -229,17 +229,31 @@ def _csv_records(path: Path, header: list[str]) -> NumberedRecords:
 
 
 def _json_lines_records(path: Path) -> NumberedRecords:
-    loads = json.loads
+    # raw_decode parses a line that starts with its value in half the time json.loads takes
+    # (no whitespace regexes around it). It stops after the value: the rest of the line must
+    # be blank, else json.loads parses the line again to report what is wrong.
+    decode = json.JSONDecoder().raw_decode
     with path.open("rb") as file:
         for line_number, line in _numbered_lines(file, path):
             if line.isspace():
                 continue
             try:
-                record = loads(line)
-            except json.JSONDecodeError as error:
-                problem = f"not valid JSON ({error.msg} at column {error.colno}); write one JSON object per line"
-                raise _file_error(path, line_number, problem) from None
+                record, end = decode(line)
+                is_whole_line = end == len(line) or line[end:].isspace()
+            except json.JSONDecodeError:
+                is_whole_line = False
+            if not is_whole_line:
+                record = _parse_json_line(path, line_number, line)
             yield line_number, record
+
+
+def _parse_json_line(path: Path, line_number: int, line: str) -> object:
+    """The value on a line that may have blanks before it, or the error saying what is wrong."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        problem = f"not valid JSON ({error.msg} at column {error.colno}); write one JSON object per line"
+        raise _file_error(path, line_number, problem) from None
 
 
 def _json_array_records(path: Path) -> NumberedRecords:

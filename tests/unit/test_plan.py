@@ -256,6 +256,7 @@ def as_sets(plan: Plan) -> tuple[set[str], set[str], int]:
         (set(), ["a.com", "b.com"], set(), {"a.com", "b.com"}, 0),
         ({"a.com"}, iter(["a.com", "a.com", "z.com"]), set(), {"z.com"}, 1),
         ({"a.com"}, frozenset({"b.com"}), {"a.com"}, {"b.com"}, 0),
+        ({"a.com"}, ["z.com", "a.com", "z.com"], set(), {"z.com"}, 1),
     ],
 )
 def test_plan_mirror(desired, current, to_add, to_remove, unchanged):
@@ -270,17 +271,20 @@ def test_plan_mirror(desired, current, to_add, to_remove, unchanged):
         (set(), {"x.com"}, ["x.com", "keep.com"], set(), {"x.com"}, 0),
         (set(), {"gone.com"}, ["keep.com"], set(), set(), 0),
         ({"a.com", "b.com"}, {"x.com", "y.com"}, ["b.com", "x.com", "keep.com"], {"a.com"}, {"x.com"}, 1),
+        (set(), {"x.com"}, iter(["x.com", "x.com"]), set(), {"x.com"}, 0),
     ],
 )
 def test_plan_delta(add, remove, current, to_add, to_remove, unchanged):
     assert as_sets(plan_delta(add, remove, current)) == (to_add, to_remove, unchanged)
 
 
-def test_plan_does_not_modify_its_inputs():
-    desired, current = {"a.com"}, {"b.com"}
+@pytest.mark.parametrize("current", [{"a.com", "b.com"}, ["a.com", "b.com"]])
+def test_plan_does_not_modify_its_inputs(current):
+    # The domains already in the list are taken out of the desired set during the call, then put back.
+    desired, remove = {"a.com", "c.com"}, {"b.com"}
     plan_mirror(desired, current)
-    plan_delta(desired, current, current)
-    assert (desired, current) == ({"a.com"}, {"b.com"})
+    plan_delta(desired, remove, current)
+    assert (desired, remove, sorted(current)) == ({"a.com", "c.com"}, {"b.com"}, ["a.com", "b.com"])
 
 
 # --- purity -------------------------------------------------------------------------------------------

@@ -259,6 +259,7 @@ def test_a_line_of_exactly_the_limit_is_accepted(tmp_path, monkeypatch):
         (b'\xef\xbb\xbf{"a": 1}\r\n\r\n  \n{"a": 2}', [(1, {"a": 1}), (4, {"a": 2})]),
         (b'{"d": "b\xc3\xbccher.example"}\n', [(1, {"d": "bücher.example"})]),
         (b'{"a": 1}\n"acme.com"\n[1, 2]\nnull\n', [(1, {"a": 1}), (2, "acme.com"), (3, [1, 2]), (4, None)]),
+        (b'  {"a": 1}  \n\t{"a": 2}\t\r\n{"a": 3}', [(1, {"a": 1}), (2, {"a": 2}), (3, {"a": 3})]),
         (b"", []),
         (b"\n\n", []),
     ],

@@ -1,0 +1,95 @@
+"""One activation, as a task runs it, in a process of its own: ``python -m bench.end_to_end_worker``.
+
+Builds :class:`BomboraActivateAudienceOperator` and calls its ``execute`` with the minimal
+context a scheduled run gives it (``data_interval_end`` and ``logical_date``), against the
+connection in ``AIRFLOW_CONN_BOMBORA_DEFAULT``. Everything the activation imports is
+imported, and the connection read, first; then the peak resident set size is reset to the
+current one (Linux's ``/proc/self/clear_refs``), the baseline: the interpreter with its
+modules. The peak after ``execute`` less the baseline is what the activation itself holds
+at its worst (without the reset, memory freed by the imports would hide the first tens of
+megabytes). Prints one JSON object on its last line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import sys
+import time
+
+import pendulum
+
+import airflow_provider_bombora.activation  # noqa: F401  imported by execute(); part of the baseline
+import airflow_provider_bombora.hooks.bombora  # noqa: F401
+import airflow_provider_bombora.plan  # noqa: F401
+import airflow_provider_bombora.records  # noqa: F401
+from airflow_provider_bombora.mappings import (
+    DOMAIN_SOURCE,
+    DOMAIN_TARGET,
+    PRIMARY_ID_TARGET,
+    SUGGESTED_PRIMARY_ID_SOURCE,
+)
+from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
+
+MAPPINGS = [
+    {"source": SUGGESTED_PRIMARY_ID_SOURCE, "target": PRIMARY_ID_TARGET},
+    {"source": DOMAIN_SOURCE, "target": DOMAIN_TARGET},
+]
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size since the last reset (``VmHWM``, Linux only).
+
+    Not ``getrusage``'s ``ru_maxrss``: that also keeps the peak seen when a thread exited,
+    which no reset clears.
+    """
+    with open("/proc/self/status") as status:
+        kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    return int(kib) * 1024
+
+
+def reset_peak_rss() -> int:
+    """Make the peak resident set size the current one, and return it."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+    return peak_rss_bytes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", required=True, help="the JSON Lines file of account records")
+    parser.add_argument("--audience", required=True, help="the audience (account list) name")
+    parser.add_argument("--run-date", required=True, help="the run's logical date, ISO 8601")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--profile", help="write a cProfile of execute() to this file")
+    args = parser.parse_args(argv)
+
+    operator = BomboraActivateAudienceOperator(
+        task_id="activate",
+        audience_name=args.audience,
+        accounts=args.accounts,
+        mappings=MAPPINGS,
+        dataflow_id="bench.activate",
+        batch_size=args.batch_size,
+    )
+    run_date = pendulum.parse(args.run_date)
+    context = {"data_interval_end": run_date, "logical_date": run_date}
+
+    operator.hook.base_url  # reads the connection (no request): its imports belong to the baseline too
+    baseline = reset_peak_rss()
+    profiler = cProfile.Profile() if args.profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    result = operator.execute(context)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "baseline_rss": baseline, "peak_rss": peak_rss_bytes(), "result": result}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
