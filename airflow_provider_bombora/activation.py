@@ -20,6 +20,7 @@ from airflow_provider_bombora.exceptions import (
     BomboraError,
     BomboraPendingUpdateError,
 )
+from airflow_provider_bombora.export_status import is_pending
 from airflow_provider_bombora.ownership import ListOwnership, parse_description, render_description
 from airflow_provider_bombora.plan import DesiredAudience, Plan, plan_delta, plan_mirror
 
@@ -78,10 +79,10 @@ def activate_audience(
     _check_snapshot(ownership, request)
 
     list_id = summary["id"] if summary else None
-    current: set[str] = set()
+    current: list[str] = []
     if list_id is not None:
         _wait_until_applied(client, list_id, request, sleep)
-        current = set(client.get_account_domains(list_id))
+        current = client.get_account_domains(list_id)  # read once by the planner: no set of it
 
     if request.sync_mode == "mirror":
         plan = plan_mirror(desired.to_add_candidates, current)
@@ -189,12 +190,6 @@ def _wait_until_applied(
         log.info("Account list %s has an update pending; waiting %g s.", list_id, request.poll_interval)
         sleep(min(request.poll_interval, remaining))
     return waited
-
-
-def is_pending(account_list: dict) -> bool:
-    """``pendingUpdate`` of an AccountListDefinition (under ``metadata``) or a summary (top level)."""
-    metadata = account_list.get("metadata") or {}
-    return bool(metadata.get("pendingUpdate", account_list.get("pendingUpdate", False)))
 
 
 def _create_list(client: AccountListClient, request: ActivationRequest, description: str) -> str:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from airflow_provider_bombora.activation import is_pending
 from airflow_provider_bombora.exceptions import (
     BomboraExportStatusError,
     BomboraExportTimeoutError,
@@ -211,6 +210,12 @@ def timeout_message(target: ExportTarget, limit: str, waiting_for: str | None) -
     """
     reason = waiting_for or "no check of the list finished in time"
     return f"{target.describe()} was not live {limit}: {reason}."
+
+
+def is_pending(account_list: Mapping[str, Any]) -> bool:
+    """``pendingUpdate`` of an AccountListDefinition (under ``metadata``) or a summary (top level)."""
+    metadata = account_list.get("metadata") or {}
+    return bool(metadata.get("pendingUpdate", account_list.get("pendingUpdate", False)))
 
 
 # --- Trigger events ---------------------------------------------------------------------------
