@@ -947,6 +947,16 @@ def test_duplicates_within_a_batch_are_dropped_but_not_across_batches(api):
     assert sent == 4
 
 
+@pytest.mark.parametrize(
+    "domains",
+    [["acme.com", "globex.co.uk"], ['quo"te.com', "back\\slash.com"], ["bücher.example"], ["tab\t.com", "a.com"]],
+)
+def test_upload_bodies_are_exact_json_whatever_the_characters(api, domains):
+    api.post(LIST_URL + "/accounts", status_code=202)
+    BomboraHook().add_accounts(LIST_ID, domains)
+    assert json.loads(api.last_request.body) == [{"domain": domain} for domain in domains]
+
+
 def test_delete_accounts_batches(api):
     api.post(LIST_URL + "/delete-accounts", status_code=200)
     progress: list[int] = []
