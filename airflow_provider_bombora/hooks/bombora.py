@@ -484,6 +484,7 @@ class BomboraHook(BaseHook):
             "verify": verify,
         }
         self._setup_lock = threading.Lock()
+        self._transport: dict[str, Any] | None = None
         self._token_lock = threading.Lock()
         self._settings: _Settings | None = None
         self._session: requests.Session | None = None
@@ -532,8 +533,22 @@ class BomboraHook(BaseHook):
                 if self._session is None:
                     self._session = requests.Session()
                     self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                    # Proxies and CA bundle come from _transport_options(), read once: with
+                    # trust_env, requests rescans the environment at every request.
+                    self._session.trust_env = False
                 session = self._session
         return session
+
+    def _transport_options(self) -> dict[str, Any]:
+        """The environment's proxies (``HTTPS_PROXY``, ``NO_PROXY``) and CA bundle
+        (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) for the API, read on first use."""
+        if self._transport is None:
+            settings = self._get_settings()
+            verify = settings.options.verify
+            if verify is True:
+                verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            self._transport = {"proxies": requests.utils.get_environ_proxies(settings.base_url), "verify": verify}
+        return self._transport
 
     def _current_token(self) -> str:
         with self._token_lock:
@@ -592,7 +607,7 @@ class BomboraHook(BaseHook):
                 data=body,
                 headers=headers,
                 timeout=(options.connect_timeout, options.timeout),
-                verify=options.verify,
+                **self._transport_options(),
                 # The API does not redirect; following one could resend the secret elsewhere.
                 allow_redirects=False,
             )

@@ -1062,3 +1062,48 @@ def test_repr_never_shows_secrets(api):
     hook.list_account_lists()
     assert repr(hook) == "BomboraHook(bombora_conn_id='bombora_default')"
     assert_no_secrets(repr(hook), repr(hook._settings), repr(hook._token))
+
+
+# --- Proxies and CA bundle from the environment --------------------------------------------------
+
+
+@pytest.fixture
+def sent_kwargs(monkeypatch) -> list[dict]:
+    """The keyword arguments of every ``Session.request`` call, which still goes to requests-mock."""
+    calls: list[dict] = []
+    original = requests.Session.request
+
+    def record(session, method, url, **kwargs):
+        calls.append(kwargs)
+        return original(session, method, url, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", record)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("environment", "hook_verify", "proxies", "verify"),
+    [
+        ({}, None, {}, True),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128"}, None, {"https": "http://proxy.corp:3128"}, True),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "api.bombora.com"}, None, {}, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem"}, None, {}, "/etc/corp-ca.pem"),
+        ({"REQUESTS_CA_BUNDLE": "/etc/corp-ca.pem"}, False, {}, False),
+    ],
+)
+def test_environment_proxies_and_ca_bundle_are_read_once_and_used(
+    api, monkeypatch, sent_kwargs, environment, hook_verify, proxies, verify
+):
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    api.get(LISTS_URL, json=[])
+    hook = BomboraHook(verify=hook_verify)
+
+    hook.list_account_lists()
+    monkeypatch.setenv("HTTPS_PROXY", "http://changed-later:1")
+    hook.list_account_lists()
+
+    assert hook.get_conn().trust_env is False  # requests itself does not rescan the environment
+    assert [(kwargs["proxies"], kwargs["verify"]) for kwargs in sent_kwargs] == [(proxies, verify)] * 3
