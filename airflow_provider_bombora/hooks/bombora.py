@@ -246,7 +246,7 @@ def resolve_base_url(host: str | None, port: int | None = None) -> str:
 # --- Errors and waits -----------------------------------------------------------------------
 
 
-def _shorten(text: str, limit: int = _EXCERPT_LENGTH) -> str:
+def shorten(text: str, limit: int = _EXCERPT_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -254,7 +254,7 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _redact(text: str, secrets: Iterable[str | None]) -> str:
+def redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
@@ -270,14 +270,14 @@ def describe_error_body(body: bytes | str | None) -> str | None:
     try:
         payload = json.loads(text)
     except ValueError:
-        return _shorten(" ".join(text.split()))
+        return shorten(" ".join(text.split()))
     if not isinstance(payload, dict) or not payload.keys() & {"message", "errors"}:
-        return _shorten(_compact_json(payload))
+        return shorten(_compact_json(payload))
     parts = []
     if payload.get("message") is not None:
-        parts.append(_shorten(str(payload["message"])))
+        parts.append(shorten(str(payload["message"])))
     if payload.get("errors"):
-        parts.append("errors: " + _shorten(_compact_json(payload["errors"])))
+        parts.append("errors: " + shorten(_compact_json(payload["errors"])))
     return "; ".join(parts) or None
 
 
@@ -299,7 +299,7 @@ def error_for_response(
     """
     message = describe_error_body(body)
     if message is not None:
-        message = _redact(message, secrets)
+        message = redact(message, secrets)
     return _ERROR_CLASSES.get(status, BomboraApiError)(message, status=status, method=method, path=path)
 
 
@@ -341,7 +341,7 @@ def retry_wait_seconds(attempt: int, retry_after: float | None, options: ClientO
 
 
 @dataclass(frozen=True)
-class _Settings:
+class ConnectionSettings:
     """What the hook read from its connection (once) and its options."""
 
     base_url: str
@@ -351,12 +351,12 @@ class _Settings:
 
 
 @dataclass(frozen=True)
-class _AccessToken:
+class AccessToken:
     value: str = field(repr=False)
     refresh_at: float  # time.monotonic() after which a new token is fetched
 
 
-class _TransientFailure(Exception):
+class TransientFailure(Exception):
     """One attempt failed in a way worth retrying; ``error`` is raised once attempts run out."""
 
     def __init__(self, error: BomboraApiError, reason: str, retry_after: float | None = None) -> None:
@@ -366,15 +366,15 @@ class _TransientFailure(Exception):
         self.retry_after = retry_after
 
 
-def _failure_of(state: RetryCallState) -> _TransientFailure:
+def _failure_of(state: RetryCallState) -> TransientFailure:
     """The failure of the attempt tenacity is about to retry (only those are retried)."""
     assert state.outcome is not None
     failure = state.outcome.exception()
-    assert isinstance(failure, _TransientFailure)
+    assert isinstance(failure, TransientFailure)
     return failure
 
 
-def _is_object(answer: Any) -> bool:
+def is_object(answer: Any) -> bool:
     return isinstance(answer, dict)
 
 
@@ -396,7 +396,7 @@ def _accounts_body(domains: list[str]) -> bytes:
     return ('[{"domain":' + '},{"domain":'.join(map(encode_basestring_ascii, domains)) + "}]").encode()
 
 
-def _list_path(list_id: str, suffix: str = "") -> str:
+def list_path(list_id: str, suffix: str = "") -> str:
     if not isinstance(list_id, str) or not list_id:
         raise BomboraValidationError("list_id", f"must be a non-empty string, got {list_id!r}")
     # safe="" also quotes "/", so an id can never point at another resource.
@@ -486,9 +486,9 @@ class BomboraHook(BaseHook):
         self._setup_lock = threading.Lock()
         self._transport: dict[str, Any] | None = None
         self._token_lock = threading.Lock()
-        self._settings: _Settings | None = None
+        self._settings: ConnectionSettings | None = None
         self._session: requests.Session | None = None
-        self._token: _AccessToken | None = None
+        self._token: AccessToken | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(bombora_conn_id={self.bombora_conn_id!r})"
@@ -505,7 +505,7 @@ class BomboraHook(BaseHook):
 
     # --- Connection, session and token ---
 
-    def _get_settings(self) -> _Settings:
+    def _get_settings(self) -> ConnectionSettings:
         settings = self._settings
         if settings is None:
             with self._setup_lock:
@@ -514,7 +514,7 @@ class BomboraHook(BaseHook):
                 settings = self._settings
         return settings
 
-    def _read_connection(self) -> _Settings:
+    def _read_connection(self) -> ConnectionSettings:
         conn = self.get_connection(self.bombora_conn_id)
         if conn.password:
             mask_secret(conn.password)
@@ -563,7 +563,7 @@ class BomboraHook(BaseHook):
                 self._token = self._fetch_token()
             return self._token.value
 
-    def _fetch_token(self) -> _AccessToken:
+    def _fetch_token(self) -> AccessToken:
         settings = self._get_settings()
         requested_at = time.monotonic()
         response = self._send("POST", TOKEN_PATH, token_request_body(settings), {"Content-Type": "application/json"})
@@ -592,7 +592,7 @@ class BomboraHook(BaseHook):
         retrying = Retrying(**retry_policy(options, method, path, self.log), sleep=self._sleep)
         try:
             return retrying(self._send_once, method, path, body, headers)
-        except _TransientFailure as failure:
+        except TransientFailure as failure:
             raise failure.error.after_attempts(options.max_attempts) from failure.__cause__
 
     def _send_once(
@@ -620,7 +620,7 @@ class BomboraHook(BaseHook):
             requests.exceptions.ChunkedEncodingError,  # the connection dropped while reading the answer
         ) as error:
             reason = self._reason(error)
-            raise _TransientFailure(BomboraApiError(reason, method=method, path=path), reason) from error
+            raise TransientFailure(BomboraApiError(reason, method=method, path=path), reason) from error
         except requests.RequestException as error:
             raise BomboraApiError(self._reason(error), method=method, path=path) from error
         raise_for_retryable_status(
@@ -634,7 +634,7 @@ class BomboraHook(BaseHook):
         return response
 
     def _reason(self, error: Exception) -> str:
-        return _shorten(_redact(f"{type(error).__name__}: {error}", self._secrets()))
+        return shorten(redact(f"{type(error).__name__}: {error}", self._secrets()))
 
     def _call(
         self,
@@ -716,21 +716,21 @@ class BomboraHook(BaseHook):
 
     def get_account_list(self, list_id: str) -> dict[str, Any]:
         """The AccountListDefinition (``type``, ``metadata``, ``specification``, ``accountsLastModified``)."""
-        return self._call("GET", _list_path(list_id), check=_is_object, expected="an account list definition")
+        return self._call("GET", list_path(list_id), check=is_object, expected="an account list definition")
 
     def update_account_list(self, list_id: str, definition: dict[str, Any]) -> dict[str, Any]:
         """Replace a list's definition (``type`` and ``parentId`` cannot change); return the stored one."""
         return self._call(
             "PUT",
-            _list_path(list_id),
+            list_path(list_id),
             _json_bytes(definition),
-            check=_is_object,
+            check=is_object,
             expected="an account list definition",
         )
 
     def delete_account_list(self, list_id: str) -> None:
         """Delete an account list (409 :class:`BomboraPendingUpdateError` if a Derived list depends on it)."""
-        self._call("DELETE", _list_path(list_id))
+        self._call("DELETE", list_path(list_id))
 
     def add_accounts(
         self,
@@ -752,7 +752,7 @@ class BomboraHook(BaseHook):
         :param batch_size: Accounts per request, 1 to 10000.
         :param progress: Called after each batch with the number of accounts sent so far.
         """
-        path = _list_path(list_id, "/accounts")
+        path = list_path(list_id, "/accounts")
         sent = 0
         for batch in _unique_batches(domains, batch_size, "domains"):
             self._call("POST", path, _accounts_body(batch))
@@ -779,7 +779,7 @@ class BomboraHook(BaseHook):
         :param batch_size: Identifiers per request, 1 to 10000.
         :param progress: Called after each batch with the number of identifiers sent so far.
         """
-        path = _list_path(list_id, "/delete-accounts")
+        path = list_path(list_id, "/delete-accounts")
         sent = 0
         for batch in _unique_batches(ids, batch_size, "ids"):
             self._call("POST", path, _json_bytes({"ids": batch}))
@@ -790,13 +790,13 @@ class BomboraHook(BaseHook):
 
     def empty_account_list(self, list_id: str) -> None:
         """Remove every account from a list (idempotent; 409 while an update is pending)."""
-        self._call("DELETE", _list_path(list_id, "/accounts"))
+        self._call("DELETE", list_path(list_id, "/accounts"))
 
     def get_account_domains(self, list_id: str) -> list[str]:
         """All distinct domains in a list."""
         return self._call(
             "GET",
-            _list_path(list_id, "/accounts/domains"),
+            list_path(list_id, "/accounts/domains"),
             check=lambda answer: isinstance(answer, list),
             expected="an array of domains",
         )
@@ -824,7 +824,7 @@ class BomboraHook(BaseHook):
             return False, str(error)
         except Exception as error:  # the UI wants an answer, whatever went wrong
             secret = self._settings.client_secret if self._settings else None
-            return False, _shorten(_redact(f"{type(error).__name__}: {error}", (secret,)))
+            return False, shorten(redact(f"{type(error).__name__}: {error}", (secret,)))
         visible = len(account_lists)
         return True, f"Connected to Bombora at {settings.base_url}: {visible} account lists visible"
 
@@ -838,7 +838,7 @@ class BomboraHook(BaseHook):
 
 def connection_settings(
     conn_id: str, conn: Any, extras: Mapping[str, Any], arguments: Mapping[str, Any], log: Any
-) -> _Settings:
+) -> ConnectionSettings:
     """Check a connection a hook has read (and whose secret it has masked), and merge its options.
 
     :param conn_id: The connection's id, for messages.
@@ -866,17 +866,17 @@ def connection_settings(
     unknown = sorted(set(extras) - set(OPTION_NAMES))
     if unknown:
         log.warning("%s: ignoring unknown extras %s", where, ", ".join(unknown))
-    return _Settings(base_url=base_url, client_id=conn.login, client_secret=conn.password, options=options)
+    return ConnectionSettings(base_url=base_url, client_id=conn.login, client_secret=conn.password, options=options)
 
 
-def token_request_body(settings: _Settings) -> bytes:
+def token_request_body(settings: ConnectionSettings) -> bytes:
     """The JSON body of ``POST /oauth/token`` (client credentials, no grant type or scope)."""
     return _json_bytes({"client_id": settings.client_id, "client_secret": settings.client_secret})
 
 
 def access_token_from_answer(
-    conn_id: str, settings: _Settings, status: int, body: bytes, requested_at: float
-) -> _AccessToken:
+    conn_id: str, settings: ConnectionSettings, status: int, body: bytes, requested_at: float
+) -> AccessToken:
     """The token of a ``POST /oauth/token`` answer, due for refresh shortly before it expires.
 
     The caller masks the token's value before anything can log it.
@@ -891,7 +891,7 @@ def access_token_from_answer(
     """
     if status in (400, 401, 403):
         detail = describe_error_body(body)
-        detail = f": {_redact(detail, (settings.client_id, settings.client_secret))}" if detail else ""
+        detail = f": {redact(detail, (settings.client_id, settings.client_secret))}" if detail else ""
         raise BomboraAuthError(
             f"Bombora refused the Client ID or Client secret of connection {conn_id!r} "
             f"(HTTP {status}{detail}); check its login and password",
@@ -908,8 +908,8 @@ def access_token_from_answer(
     lifetime = _as_number(payload.get("expires_in"))
     if lifetime is None or lifetime <= 0:
         # Without a lifetime the token is used until Bombora refuses it (401 renews it).
-        return _AccessToken(token, refresh_at=math.inf)
-    return _AccessToken(token, refresh_at=requested_at + lifetime - min(60.0, lifetime / 10))
+        return AccessToken(token, refresh_at=math.inf)
+    return AccessToken(token, refresh_at=requested_at + lifetime - min(60.0, lifetime / 10))
 
 
 def decode_answer(
@@ -934,13 +934,13 @@ def decode_answer(
             payload = json.loads(body)
         except ValueError:
             text = body.decode("utf-8", errors="replace")
-            excerpt = _shorten(_redact(" ".join(text.split()), secrets))
+            excerpt = shorten(redact(" ".join(text.split()), secrets))
             raise BomboraApiError(
                 f"the answer is not JSON: {excerpt}", status=status, method=method, path=path
             ) from None
     if check is not None and not check(payload):
         raise BomboraApiError(
-            f"unexpected answer: expected {expected}, got {_shorten(_compact_json(payload), 100)}",
+            f"unexpected answer: expected {expected}, got {shorten(_compact_json(payload), 100)}",
             status=status,
             method=method,
             path=path,
@@ -951,7 +951,7 @@ def decode_answer(
 def retry_policy(options: ClientOptions, method: str, path: str, log: Any) -> dict[str, Any]:
     """tenacity's arguments, all but ``sleep``, for one request (``Retrying`` and ``AsyncRetrying`` alike).
 
-    Attempts that raise ``_TransientFailure`` are retried up to ``max_attempts`` in total, waiting
+    Attempts that raise ``TransientFailure`` are retried up to ``max_attempts`` in total, waiting
     as :func:`retry_wait_seconds` says; each retry is logged as a warning.
     """
 
@@ -968,7 +968,7 @@ def retry_policy(options: ClientOptions, method: str, path: str, log: Any) -> di
 
     return {
         "stop": stop_after_attempt(options.max_attempts),
-        "retry": retry_if_exception_type(_TransientFailure),
+        "retry": retry_if_exception_type(TransientFailure),
         "wait": lambda state: retry_wait_seconds(state.attempt_number, _failure_of(state).retry_after, options),
         "before_sleep": log_retry,
         "reraise": True,
@@ -978,12 +978,12 @@ def retry_policy(options: ClientOptions, method: str, path: str, log: Any) -> di
 def raise_for_retryable_status(
     status: int, body: bytes, retry_after: str | None, *, method: str, path: str, secrets: Iterable[str | None]
 ) -> None:
-    """Raise ``_TransientFailure`` for an answer worth another attempt (429, 5xx).
+    """Raise ``TransientFailure`` for an answer worth another attempt (429, 5xx).
 
     :param retry_after: The answer's ``Retry-After`` header, if any.
     """
     if status in RETRYABLE_STATUSES:
-        raise _TransientFailure(
+        raise TransientFailure(
             error_for_response(status, body, method=method, path=path, secrets=secrets),
             f"HTTP {status}",
             retry_after_seconds(retry_after),

@@ -27,13 +27,13 @@ from airflow_provider_bombora.hooks.bombora import (
     OPTION_NAMES,
     TOKEN_PATH,
     USER_AGENT,
-    _AccessToken,
-    _is_object,
-    _list_path,
-    _redact,
-    _Settings,
-    _shorten,
-    _TransientFailure,
+    AccessToken,
+    is_object,
+    list_path,
+    redact,
+    ConnectionSettings,
+    shorten,
+    TransientFailure,
     access_token_from_answer,
     account_lists_of,
     connection_settings,
@@ -74,9 +74,9 @@ class BomboraAsyncHook(BaseHook):
         super().__init__()
         self.bombora_conn_id = bombora_conn_id
         self._arguments = options
-        self._settings: _Settings | None = None
+        self._settings: ConnectionSettings | None = None
         self._client: httpx.AsyncClient | None = None
-        self._token: _AccessToken | None = None
+        self._token: AccessToken | None = None
         self._token_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -96,7 +96,7 @@ class BomboraAsyncHook(BaseHook):
 
     # --- Connection, client and token ---
 
-    async def _get_settings(self) -> _Settings:
+    async def _get_settings(self) -> ConnectionSettings:
         if self._settings is None:
             conn = await self.aget_connection(self.bombora_conn_id)
             if conn.password:
@@ -125,7 +125,7 @@ class BomboraAsyncHook(BaseHook):
                 token = self._token = await self._fetch_token()
             return token.value
 
-    async def _fetch_token(self) -> _AccessToken:
+    async def _fetch_token(self) -> AccessToken:
         settings = await self._get_settings()
         requested_at = time.monotonic()
         response = await self._send(
@@ -158,7 +158,7 @@ class BomboraAsyncHook(BaseHook):
         retrying = AsyncRetrying(**retry_policy(options, method, path, self.log), sleep=self._sleep)
         try:
             return await retrying(self._send_once, method, path, body, headers)
-        except _TransientFailure as failure:
+        except TransientFailure as failure:
             raise failure.error.after_attempts(options.max_attempts) from failure.__cause__
 
     async def _send_once(
@@ -169,11 +169,11 @@ class BomboraAsyncHook(BaseHook):
         try:
             response = await client.request(method, base_url + path, content=body, headers=headers)
         except httpx.HTTPError as error:
-            reason = _shorten(_redact(f"{type(error).__name__}: {error}", self._secrets()))
+            reason = shorten(redact(f"{type(error).__name__}: {error}", self._secrets()))
             failure = BomboraApiError(reason, method=method, path=path)
             # A dropped connection or a timeout may pass; a certificate problem does not.
             if isinstance(error, httpx.TransportError) and not _caused_by(error, ssl.SSLError):
-                raise _TransientFailure(failure, reason) from error
+                raise TransientFailure(failure, reason) from error
             raise failure from error
         raise_for_retryable_status(
             response.status_code,
@@ -223,7 +223,7 @@ class BomboraAsyncHook(BaseHook):
 
     async def get_account_list(self, list_id: str) -> dict[str, Any]:
         """The AccountListDefinition of a list (:class:`BomboraNotFoundError` if it does not exist)."""
-        return await self._get(_list_path(list_id), check=_is_object, expected="an account list definition")
+        return await self._get(list_path(list_id), check=is_object, expected="an account list definition")
 
 
 @functools.lru_cache(maxsize=None)
