@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
@@ -40,7 +40,7 @@ class AccountListClient(Protocol):
     def create_account_list(self, name: str, description: str | None = None) -> str: ...
     def get_account_list(self, list_id: str) -> dict: ...
     def update_account_list(self, list_id: str, definition: dict) -> dict: ...
-    def get_account_domains(self, list_id: str) -> list[str]: ...
+    def iter_account_domains(self, list_id: str) -> Iterable[str]: ...
     def add_accounts(self, list_id: str, domains: Any, batch_size: int = ..., progress: Any = ...) -> int: ...
     def delete_accounts(self, list_id: str, ids: Any, batch_size: int = ..., progress: Any = ...) -> int: ...
 
@@ -79,13 +79,13 @@ def activate_audience(
     _check_snapshot(ownership, request)
 
     list_id = summary["id"] if summary else None
-    current: list[str] = []
+    current: Iterable[str] = ()
     if list_id is not None:
         _wait_until_applied(client, list_id, request, sleep)
-        current = client.get_account_domains(list_id)  # read once by the planner: no set of it
+        current = client.iter_account_domains(list_id)  # decoded as the planner reads it
 
     if request.sync_mode == "mirror":
-        plan = plan_mirror(desired.to_add_candidates, current)
+        plan = plan_mirror(desired.to_add_candidates, current)  # consumes the set: it is not needed after
     else:
         plan = plan_delta(desired.to_add_candidates, desired.to_remove_candidates, current)
 

@@ -153,18 +153,18 @@ def collect_desired(
 def plan_mirror(desired: set[str], current: Iterable[str]) -> Plan:
     """Make the list hold exactly ``desired``: add what is missing, remove everything else.
 
-    ``current``, the list's domains, is read once: the domains call's answer can be given as
-    it is, with no set made of it (see :func:`_all_but`).
+    ``desired`` is consumed: it ends holding the domains to add. ``current``, the list's
+    domains, is iterated twice (a one-shot iterator is listed first) and no set is made of it:
+    with a million domains on each side, neither a set of the current domains nor a list of
+    those already held is kept next to ``desired``.
     """
-    held: list[str] = []
-    stale: list[str] = []
-    for domain in current:
-        if domain in desired:
-            held.append(domain)
-        else:
-            stale.append(domain)
-    to_add = _all_but(desired, held)
-    return Plan(to_add=to_add, to_remove=_once_each(stale), unchanged=len(desired) - len(to_add))
+    if iter(current) is current:
+        current = list(current)
+    stale = [domain for domain in current if domain not in desired]
+    wanted = len(desired)
+    desired.difference_update(current)
+    to_add = list(desired)
+    return Plan(to_add=to_add, to_remove=_once_each(stale), unchanged=wanted - len(to_add))
 
 
 def plan_delta(add: set[str], remove: set[str], current: Iterable[str]) -> Plan:

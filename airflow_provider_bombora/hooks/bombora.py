@@ -18,12 +18,14 @@ import json
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from datetime import datetime, timezone
+from json.decoder import scanstring
 from json.encoder import encode_basestring_ascii
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -437,6 +439,53 @@ def _unique_batches(values: Iterable[str], batch_size: int, name: str) -> Iterat
         yield list(batch)
 
 
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class AccountDomains:
+    """The JSON array of domains of a domains answer, decoded lazily; iterable any number of times."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self._text = text
+        self._path = path
+
+    def __iter__(self) -> Iterator[str]:
+        text, skip = self._text, _JSON_WHITESPACE.match
+        index = skip(text).end()
+        if text[index : index + 1] != "[":
+            raise self._unexpected(index)
+        index = skip(text, index + 1).end()
+        if text[index : index + 1] == "]":
+            index = skip(text, index + 1).end()
+        else:
+            while True:
+                if text[index : index + 1] != '"':
+                    raise self._unexpected(index)
+                try:
+                    domain, index = scanstring(text, index + 1)
+                except ValueError:
+                    raise self._unexpected(index) from None
+                yield domain
+                index = skip(text, index).end()
+                separator = text[index : index + 1]
+                index = skip(text, index + 1).end()
+                if separator == "]":
+                    break
+                if separator != ",":
+                    raise self._unexpected(index - 1)
+        if index != len(text):
+            raise self._unexpected(index)
+
+    def _unexpected(self, index: int) -> BomboraApiError:
+        excerpt = shorten(self._text[max(index - 20, 0) : index + 20], 60)
+        return BomboraApiError(
+            f"unexpected answer: expected an array of domains, got ...{excerpt}... at character {index}",
+            status=200,
+            method="GET",
+            path=self._path,
+        )
+
+
 class BomboraHook(BaseHook):
     """Talk to the Bombora API with the Client ID and Client secret of an Airflow connection.
 
@@ -652,6 +701,22 @@ class BomboraHook(BaseHook):
         :param check: Tells whether the decoded answer has the documented shape.
         :param expected: What ``check`` expects, for the error message.
         """
+        response = self._authorized(method, path, body)
+        return decode_answer(
+            response.status_code,
+            response.content,
+            method=method,
+            path=path,
+            secrets=self._secrets(),
+            check=check,
+            expected=expected,
+        )
+
+    def _authorized(self, method: str, path: str, body: bytes | None = None) -> requests.Response:
+        """Send a request with the access token; return the successful answer.
+
+        A 401 gets one new token and one repeat of the request: tokens expire or are revoked.
+        """
         headers = {"Content-Type": "application/json"} if body is not None else {}
         token = self._current_token()
         response = self._send(method, path, body, {**headers, "Authorization": f"Bearer {token}"})
@@ -663,15 +728,7 @@ class BomboraHook(BaseHook):
             raise error_for_response(
                 response.status_code, response.content, method=method, path=path, secrets=self._secrets()
             )
-        return decode_answer(
-            response.status_code,
-            response.content,
-            method=method,
-            path=path,
-            secrets=self._secrets(),
-            check=check,
-            expected=expected,
-        )
+        return response
 
     # --- Account List API ---
 
@@ -800,6 +857,18 @@ class BomboraHook(BaseHook):
             check=lambda answer: isinstance(answer, list),
             expected="an array of domains",
         )
+
+    def iter_account_domains(self, list_id: str) -> AccountDomains:
+        """All distinct domains in a list, as :meth:`get_account_domains`, but kept as the answer's
+        text and decoded one domain at a time at each iteration: a list of millions of domains
+        is never held as millions of Python strings (a third of an activation's memory)."""
+        path = list_path(list_id, "/accounts/domains")
+        answer = self._authorized("GET", path).content
+        try:
+            text = answer.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BomboraApiError("the answer is not UTF-8 JSON", status=200, method="GET", path=path) from None
+        return AccountDomains(text, path)
 
     # --- Connection test ---
 

@@ -1107,3 +1107,21 @@ def test_environment_proxies_and_ca_bundle_are_read_once_and_used(
 
     assert hook.get_conn().trust_env is False  # requests itself does not rescan the environment
     assert [(kwargs["proxies"], kwargs["verify"]) for kwargs in sent_kwargs] == [(proxies, verify)] * 3
+
+
+# --- Domains decoded lazily ----------------------------------------------------------------------
+
+
+def test_iter_account_domains_decodes_the_answer_at_each_iteration(api):
+    api.get(LIST_URL + "/accounts/domains", text=' [ "acme.com", "b\\u00fccher.example" ,"x.io"]\n')
+    domains = BomboraHook().iter_account_domains(LIST_ID)
+    assert list(domains) == list(domains) == ["acme.com", "bücher.example", "x.io"]
+    assert api.call_count == 2  # the token, then the one GET
+
+
+@pytest.mark.parametrize("text", ["", "{}", "[1]", '["a.com",]', '["a.com" "b.com"]', '["a.com"] []', '["a.com"'])
+def test_iter_account_domains_refuses_what_is_not_an_array_of_strings(api, text):
+    api.get(LIST_URL + "/accounts/domains", text=text)
+    with pytest.raises(BomboraApiError, match="expected an array of domains") as error:
+        list(BomboraHook().iter_account_domains(LIST_ID))
+    assert (error.value.status, error.value.method) == (200, "GET")

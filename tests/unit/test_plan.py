@@ -279,12 +279,19 @@ def test_plan_delta(add, remove, current, to_add, to_remove, unchanged):
 
 
 @pytest.mark.parametrize("current", [{"a.com", "b.com"}, ["a.com", "b.com"]])
-def test_plan_does_not_modify_its_inputs(current):
-    # The domains already in the list are taken out of the desired set during the call, then put back.
-    desired, remove = {"a.com", "c.com"}, {"b.com"}
-    plan_mirror(desired, current)
-    plan_delta(desired, remove, current)
-    assert (desired, remove, sorted(current)) == ({"a.com", "c.com"}, {"b.com"}, ["a.com", "b.com"])
+def test_plan_delta_does_not_modify_its_inputs(current):
+    # The domains already in the list are taken out of the add set during the call, then put back.
+    add, remove = {"a.com", "c.com"}, {"b.com"}
+    plan_delta(add, remove, current)
+    assert (add, remove, sorted(current)) == ({"a.com", "c.com"}, {"b.com"}, ["a.com", "b.com"])
+
+
+@pytest.mark.parametrize("current", [["a.com", "b.com", "a.com"], iter(["a.com", "b.com", "a.com"])])
+def test_plan_mirror_consumes_desired_and_reads_any_iterable_of_current(current):
+    desired = {"a.com", "c.com"}
+    plan = plan_mirror(desired, current)
+    assert as_sets(plan) == ({"c.com"}, {"b.com"}, 1)  # a repeated held domain is never removed
+    assert desired == {"c.com"}
 
 
 # --- purity -------------------------------------------------------------------------------------------
