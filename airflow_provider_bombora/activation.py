@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterable, Protocol
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAudienceConflictError,
-    BomboraError,
     BomboraPendingUpdateError,
+    StaleSnapshotError,
 )
 from airflow_provider_bombora.export_status import is_pending
 from airflow_provider_bombora.ownership import ListOwnership, parse_description, render_description
@@ -27,10 +27,6 @@ from airflow_provider_bombora.plan import DesiredAudience, Plan, plan_delta, pla
 log = logging.getLogger(__name__)
 
 MANUAL = "Manual"
-
-
-class StaleSnapshotError(BomboraError):
-    """The list already holds a newer snapshot than this run's; applying it would go back in time."""
 
 
 class AccountListClient(Protocol):

@@ -7,6 +7,17 @@ No message built here ever contains a client secret or an access token.
 
 from __future__ import annotations
 
+#: Answers worth another attempt: rate limiting and transient server or gateway failures.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+#: Longest excerpt of a value or an answer kept in a message.
+EXCERPT_LENGTH = 300
+
+
+def shorten(text: str, limit: int = EXCERPT_LENGTH) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class BomboraError(Exception):
     """Root of every exception this provider raises."""
@@ -63,6 +74,12 @@ class BomboraApiError(BomboraError):
         return type(self)(self.message, status=self.status, method=self.method, path=self.path, attempts=attempts)
 
 
+def is_transient_error(error: BomboraError) -> bool:
+    """Whether a request that failed after all its attempts may succeed later: rate limiting, a 5xx,
+    or no answer at all (connection refused or dropped, timeout; a TLS failure cannot be told apart)."""
+    return isinstance(error, BomboraApiError) and (error.status is None or error.status in RETRYABLE_STATUSES)
+
+
 class BomboraAuthError(BomboraApiError):
     """Authentication or authorisation failed (bad credentials, 401 after a fresh token, 403)."""
 
@@ -77,6 +94,10 @@ class BomboraPendingUpdateError(BomboraApiError):
 
 class BomboraAudienceConflictError(BomboraError):
     """The audience's account list belongs to another dataflow, or was not made by this provider."""
+
+
+class StaleSnapshotError(BomboraError):
+    """The list already holds a newer snapshot than this run's; applying it would go back in time."""
 
 
 class BomboraExportStatusError(BomboraError):

@@ -12,7 +12,9 @@ from airflow_provider_bombora.exceptions import BomboraValidationError
 
 MAX_AUDIENCE_NAME_LENGTH = 255
 MAX_BATCH_SIZE = 10_000
-SYNC_MODES = ("mirror", "delta")
+MIRROR = "mirror"  # the list ends equal to the audience
+DELTA = "delta"  # each record says whether its account entered or exited
+SYNC_MODES = (MIRROR, DELTA)
 SEGMENTATION_ORIGIN = "segmentation_service"
 CUSTOM_UPLOAD_ORIGIN = "custom_upload"
 

@@ -169,7 +169,8 @@ class BomboraActivateAudienceOperator(BaseOperator):
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from airflow_provider_bombora.activation import StaleSnapshotError, activate_audience
+        from airflow_provider_bombora.activation import activate_audience
+        from airflow_provider_bombora.exceptions import StaleSnapshotError
 
         request, desired = self._prepare(context)
         try:
