@@ -13,6 +13,11 @@ CSV and JSON Lines files are streamed line by line, never read whole, and a line
 than :data:`MAX_LINE_BYTES` is refused rather than buffered. A ``.json`` file (one array of
 objects) is parsed whole: use JSON Lines for large audiences. Problems with the file itself
 raise :class:`BomboraValidationError` for the ``accounts`` parameter, naming the file and line.
+
+An empty file (0 bytes, or nothing but blank lines after a byte order mark) is an error in
+every format, with the one message of :func:`empty_file_error`: it is what a failed or
+truncated export leaves, and read as an empty audience it would empty the account list. A CSV
+file with a header and no rows, or a JSON ``[]``, is not empty: it holds 0 records.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from airflow_provider_bombora.exceptions import BomboraValidationError
+from airflow_provider_bombora.exceptions import BomboraValidationError, shorten
 from airflow_provider_bombora.mappings import strip_xdm_prefix
 
 MAX_LINE_BYTES = 1024 * 1024
@@ -95,8 +100,9 @@ def iter_records(accounts: object, *, required_sources: Iterable[str] = ()) -> N
     ``os.PathLike``) of a ``.csv``, ``.jsonl``/``.ndjson`` or ``.json`` file. A missing file,
     an unsupported extension, and a CSV header lacking one of ``required_sources`` (matched
     with or without ``xdm:``) are reported now, before the first record is read, and so is
-    anything wrong with a ``.json`` file (it is parsed now); problems further in a CSV or
-    JSON Lines file are raised when the iteration reaches them.
+    anything wrong with a ``.json`` file (it is parsed now), and an empty file of any format
+    (:func:`empty_file_error`); problems further in a CSV or JSON Lines file are raised when the
+    iteration reaches them.
     """
     if isinstance(accounts, str):
         return _iter_file(_existing_file(accounts.strip(), accounts), required_sources)
@@ -121,7 +127,7 @@ def _existing_file(path_text: str | bytes, accounts: object) -> Path:
             hint = " (this looks like JSON text: pass the records as a list, not as a string)"
         raise BomboraValidationError(
             "accounts",
-            f"{_shorten(str(path))}: unsupported file type {path.suffix or '(no extension)'!r}; "
+            f"{shorten(str(path))}: unsupported file type {path.suffix or '(no extension)'!r}; "
             f"use one of {', '.join(SUPPORTED_EXTENSIONS)}{hint}",
         )
     if not path.exists():
@@ -136,11 +142,50 @@ def _existing_file(path_text: str | bytes, accounts: object) -> Path:
 def _iter_file(path: Path, required_sources: Iterable[str]) -> NumberedRecords:
     extension = path.suffix.lower()
     if extension == CSV_EXTENSION:
+        _check_not_empty(path)
         header = _read_csv_header(path, required_sources)
         return _csv_records(path, header)
     if extension in JSON_LINES_EXTENSIONS:
+        _check_not_empty(path)
         return _json_lines_records(path)
     return _json_array_records(path)
+
+
+def empty_file_error(path: Path) -> BomboraValidationError:
+    """The error for an accounts file with nothing in it, the same for every format.
+
+    It never suggests ``allow_empty``: a file that is empty by accident (an export that failed
+    or was cut short) must not be read as an empty audience, which would empty the list.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = None
+    if size == 0:
+        what = "0 bytes"
+    elif size is None:
+        what = "nothing but blank lines"
+    else:
+        what = f"{size} bytes, nothing but blank lines"
+    return _file_error(
+        path, None, f"the file is empty ({what}): an export that failed or was cut short? Nothing was sent; check the file."
+    )
+
+
+def _is_blank(text: str) -> bool:
+    return not text or text.isspace()
+
+
+def _check_not_empty(path: Path) -> None:
+    """Raise :func:`empty_file_error` unless ``path`` has a line with something else than blanks.
+
+    Reads the file only up to that line: the first one in any usable file.
+    """
+    with path.open("rb") as file:
+        for _line_number, line in _numbered_lines(file, path):
+            if not _is_blank(line):
+                return
+    raise empty_file_error(path)
 
 
 def _file_error(path: Path, line_number: int | None, problem: str) -> BomboraValidationError:
@@ -199,12 +244,8 @@ def _read_csv_header(path: Path, required_sources: Iterable[str]) -> list[str]:
         _line_number, raw_header = next(rows, (0, None))
     finally:
         rows.close()
-    if raw_header is None:
-        raise _file_error(
-            path,
-            None,
-            "no header row; the first line must name the columns, e.g. accountKey.sourceKey,accountOrganization.domain",
-        )
+    if raw_header is None:  # only blank lines: checked before, unless the file changed since
+        raise empty_file_error(path)
     header = [strip_xdm_prefix(name) for name in raw_header]
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
@@ -263,8 +304,8 @@ def _json_array_records(path: Path) -> NumberedRecords:
     except UnicodeDecodeError as error:
         line_number = raw.count(b"\n", 0, error.start) + 1
         raise _file_error(path, line_number, "not valid UTF-8; save the file as UTF-8") from None
-    if not text.strip():
-        raise _file_error(path, None, "empty; a .json accounts file must hold a JSON array of objects (it may be [])")
+    if _is_blank(text):
+        raise empty_file_error(path)
     try:
         records = json.loads(text)
     except json.JSONDecodeError as error:
@@ -276,7 +317,3 @@ def _json_array_records(path: Path) -> NumberedRecords:
             "does not hold a JSON array; write the accounts as [{...}, {...}] or use a .jsonl file",
         )
     return enumerate(records)
-
-
-def _shorten(text: str, limit: int = 100) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}..."

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_bombora import records as records_module
 from airflow_provider_bombora.exceptions import BomboraValidationError
-from airflow_provider_bombora.records import SUPPORTED_EXTENSIONS, iter_records, make_field_getter
+from airflow_provider_bombora.records import SUPPORTED_EXTENSIONS, empty_file_error, iter_records, make_field_getter
 
 DOMAIN_SOURCE = "xdm:accountOrganization.domain"
 PRIMARY_ID_SOURCE = "xdm:accountKey.sourceKey"
@@ -199,8 +199,6 @@ def test_csv_header_lacking_a_required_source_is_reported_when_called(tmp_path):
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
-        (b"", ["accounts.csv: no header row", "accountOrganization.domain"]),
-        (b"\n\n", ["accounts.csv: no header row"]),
         (b"domain,xdm:domain\n", ["line 1", "'domain' more than once"]),
     ],
 )
@@ -260,8 +258,7 @@ def test_a_line_of_exactly_the_limit_is_accepted(tmp_path, monkeypatch):
         (b'{"d": "b\xc3\xbccher.example"}\n', [(1, {"d": "bücher.example"})]),
         (b'{"a": 1}\n"acme.com"\n[1, 2]\nnull\n', [(1, {"a": 1}), (2, "acme.com"), (3, [1, 2]), (4, None)]),
         (b'  {"a": 1}  \n\t{"a": 2}\t\r\n{"a": 3}', [(1, {"a": 1}), (2, {"a": 2}), (3, {"a": 3})]),
-        (b"", []),
-        (b"\n\n", []),
+        (b"\n\n{\"a\": 1}", [(3, {"a": 1})]),
     ],
 )
 def test_json_lines_records(tmp_path, name, content, expected):
@@ -306,7 +303,6 @@ def test_json_array_records(tmp_path, content, expected):
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
-        (b"", ["accounts.json: empty", "JSON array"]),
         (b'{"accounts": []}', ["accounts.json: does not hold a JSON array", ".jsonl"]),
         (b'[\n{"a": 1},\n{"a": }\n]', ["accounts.json, line 3", "not valid JSON"]),
         (b'[\n{"a": 1},\n{"d": "caf\xe9"}\n]', ["accounts.json, line 3", "not valid UTF-8"]),
@@ -318,6 +314,64 @@ def test_json_array_problems(tmp_path, content, fragments):
         list(iter_records(path))
     for fragment in fragments:
         assert fragment in str(excinfo.value)
+
+
+# --- empty files ------------------------------------------------------------------------------
+
+EMPTY_CONTENTS = [b"", b"\n", b"\n\n\n", b" \t\r\n  \n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n \n", b"\x0c\x0b\n"]
+
+
+@pytest.mark.parametrize("name", ["accounts.csv", "accounts.jsonl", "accounts.ndjson", "accounts.json"])
+@pytest.mark.parametrize("content", EMPTY_CONTENTS)
+def test_an_empty_file_is_the_same_error_in_every_format(tmp_path, name, content):
+    path = write_bytes(tmp_path, name, content)
+    with pytest.raises(BomboraValidationError) as excinfo:
+        list(iter_records(path, required_sources=(PRIMARY_ID_SOURCE, DOMAIN_SOURCE)))
+    error = excinfo.value
+    assert error.field == "accounts"
+    assert str(error) == str(empty_file_error(path))
+    message = str(error)
+    assert f"{path}: the file is empty (" in message
+    assert "Nothing was sent" in message
+    assert "allow_empty" not in message
+    if not content:
+        assert "(0 bytes)" in message
+
+
+@pytest.mark.parametrize("name", ["accounts.csv", "accounts.jsonl", "accounts.json"])
+def test_an_empty_file_is_reported_when_iter_records_is_called(tmp_path, name):
+    path = write_bytes(tmp_path, name, b"")
+    with pytest.raises(BomboraValidationError, match="the file is empty"):
+        iter_records(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("accounts.csv", b"accountKey.sourceKey,accountOrganization.domain\n"),
+        ("accounts.csv", b"\xef\xbb\xbfaccountKey.sourceKey,accountOrganization.domain\r\n\r\n"),
+        ("accounts.json", b"[]"),
+        ("accounts.json", b"\xef\xbb\xbf [ ]\n"),
+    ],
+)
+def test_a_file_with_no_records_but_some_content_is_not_empty(tmp_path, name, content):
+    path = write_bytes(tmp_path, name, content)
+    assert list(iter_records(path, required_sources=(PRIMARY_ID_SOURCE, DOMAIN_SOURCE))) == []
+
+
+def test_the_empty_file_message():
+    path = Path("/data/exports/x.jsonl")  # need not exist: the size is then not given
+    assert str(empty_file_error(path)) == (
+        "accounts: /data/exports/x.jsonl: the file is empty (nothing but blank lines): an export that failed "
+        "or was cut short? Nothing was sent; check the file."
+    )
+
+
+def test_a_long_unsupported_path_is_shortened_in_the_message(tmp_path):
+    with pytest.raises(BomboraValidationError) as excinfo:
+        iter_records("/" + "d" * 1000 + ".txt")
+    assert "d" * 1000 not in str(excinfo.value)
+    assert "…: unsupported file type '.txt'" in str(excinfo.value)
 
 
 # --- streaming -------------------------------------------------------------------------------
