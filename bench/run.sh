@@ -4,8 +4,8 @@
 # docs/performance.png. Arguments go to `python -m bench`, e.g. --smoke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/ensure-venv.sh bench
+python="$(scripts/ensure-venv.sh bench)"
 # Importing Airflow writes to AIRFLOW_HOME: keep the benchmark's out of ~/airflow.
 airflow_home="$(mktemp -d -t bombora-bench-airflow-home-XXXXXX)"
 trap 'rm -rf "$airflow_home"' EXIT
-AIRFLOW_HOME="$airflow_home" "$VENV_PYTHON" -m bench "$@"
+AIRFLOW_HOME="$airflow_home" "$python" -m bench "$@"

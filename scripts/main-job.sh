@@ -4,5 +4,5 @@
 # Arguments go to scripts/main_job.py, e.g. --dag-id example_bombora_dsp_integration
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/ensure-venv.sh
-exec "$VENV_PYTHON" scripts/main_job.py "$@"
+python="$(scripts/ensure-venv.sh)"
+exec "$python" scripts/main_job.py "$@"

@@ -3,5 +3,5 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -k token
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/ensure-venv.sh test
-exec "$VENV_PYTHON" -m pytest "$@"
+python="$(scripts/ensure-venv.sh test)"
+exec "$python" -m pytest "$@"
