@@ -2,8 +2,15 @@
 
 Starts the Bombora sandbox on a free loopback port, points ``bombora_default`` at it, tests
 the connection with ``airflow connections test``, runs ``airflow dags test`` of an example DAG
-in a throwaway AIRFLOW_HOME, prints the activation summary and the final export status, and
-stops the sandbox. Exits 0 only when the audience was fully activated.
+in a throwaway AIRFLOW_HOME, then confirms through the provider's hook that Bombora (the
+sandbox) has applied every activation, and prints a report: per activation the counts, the
+rejected records and why, the export status. Airflow's own output goes to a log file under
+``.main-job/``; its tail is printed only when something failed. Exits 0 only when the DAG run
+succeeded, every activation task succeeded and every export is applied.
+
+Without ``--logical-date`` the run is for 2026-11-27, or, for a DAG that would not run that
+day (its ``end_date`` is before, or its ``start_date`` after), for the last day inside the
+DAG's start/end range.
 
 Run it through ``scripts/main-job.sh``, which creates the virtual environment first.
 """
@@ -16,44 +23,214 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOGICAL_DATE = "2026-11-27"
+LOG_DIR = REPO_ROOT / ".main-job"
+DEFAULT_LOGICAL_DATE = "2026-11-27"
+POLL_INTERVAL = 0.5  # seconds between two reads of an account list while its update is pending
+POLL_TIMEOUT = 60.0  # how long to wait for Bombora to apply an export
+LOG_TAIL_LINES = 60
+RESULT_MARKER = "MAIN_JOB_RESULT "
+
+
+class JobFailed(Exception):
+    """A step of the job failed; the message says which and why."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dag-id", default="example_bombora_abm")
-    parser.add_argument("--logical-date", default=LOGICAL_DATE)
+    parser.add_argument(
+        "--logical-date",
+        help=f"default: {DEFAULT_LOGICAL_DATE}, or the last day of the DAG's start/end range if it excludes that day",
+    )
     parser.add_argument("--processing-delay", type=float, default=2.0, help="sandbox's update-job delay, seconds")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="bombora-main-job-") as airflow_home:
+    log_path = _new_log_file(args.dag_id)
+    progress(f"Main job: {args.dag_id}. Airflow's output goes to {log_path}")
+    with tempfile.TemporaryDirectory(prefix="bombora-main-job-") as airflow_home, open(log_path, "a") as log:
+        job = Job(log)
+        sandbox = None
+        try:
+            sandbox, url = job.start_sandbox(args.processing_delay)
+            job.env = _airflow_env(airflow_home, url)
+            dag = job.python("Reading the DAG", _INSPECT, args.dag_id)
+            logical_date, why = pick_logical_date(args.logical_date, dag)
+            progress(f"  logical date {logical_date} ({why})")
+            job.airflow("db", "migrate")
+            connection_message = job.connection_test()
+            dags_test_rc = job.airflow("dags", "test", args.dag_id, logical_date, check=False)
+            report = job.python(
+                f"Confirming in Bombora that every export is applied (every {POLL_INTERVAL:g} s, up to {POLL_TIMEOUT:g} s)",
+                _REPORT,
+                json.dumps(
+                    {
+                        "dag_id": args.dag_id,
+                        "activation_tasks": dag["activation_tasks"],
+                        "poll_interval": POLL_INTERVAL,
+                        "poll_timeout": POLL_TIMEOUT,
+                    }
+                ),
+            )
+            report["activation_tasks"] = dag["activation_tasks"]
+        except JobFailed as failure:
+            print(f"\nFAILED: {failure}")
+            _print_log_tail(log_path)
+            print(f"RESULT: activation incomplete: {failure}")
+            return 1
+        finally:
+            if sandbox is not None:
+                sandbox.terminate()
+                sandbox.wait(timeout=30)
+
+    missing = print_report(args.dag_id, logical_date, report, connection_message, log_path)
+    if dags_test_rc != 0:
+        missing.insert(0, f"airflow dags test exited {dags_test_rc}")
+    if missing:
+        _print_log_tail(log_path)
+        print("RESULT: activation incomplete: " + "; ".join(missing))
+        return 1
+    count = len(report["activations"])
+    print("RESULT: audience fully activated" + (f" ({count} audiences)" if count > 1 else ""))
+    return 0
+
+
+def progress(message: str) -> None:
+    """What the job is doing, on stderr: the report on stdout starts with the summary."""
+    print(message, file=sys.stderr, flush=True)
+
+
+class Job:
+    """Runs the steps, their output appended to the log file."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+        self.env: dict[str, str] = dict(os.environ)
+
+    def _header(self, title: str) -> None:
+        self.log.write(f"\n===== {datetime.now(timezone.utc):%H:%M:%S} {title}\n")
+        self.log.flush()
+
+    def start_sandbox(self, processing_delay: float) -> tuple[subprocess.Popen, str]:
+        self._header("Bombora sandbox")
         sandbox = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_bombora.sandbox", "--port", "0",
-             "--processing-delay", str(args.processing_delay)],
+             "--processing-delay", str(processing_delay)],
             stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
+        for line in sandbox.stdout:
+            self._write_sandbox_line(line)
+            if "listening on " in line:
+                url = line.split("listening on ", 1)[1].split()[0]
+                break
+        else:
+            sandbox.wait()
+            raise JobFailed(f"the Bombora sandbox exited ({sandbox.returncode}) before it was listening")
+        # Keep reading what it prints, so that it never blocks on a full pipe.
+        threading.Thread(target=self._drain, args=(sandbox,), daemon=True).start()
+        progress(f"  sandbox listening on {url}")
+        return sandbox, url
+
+    def _write_sandbox_line(self, line: str) -> None:
+        self.log.write(f"[sandbox] {line.rstrip()}\n")
+        self.log.flush()
+
+    def _drain(self, sandbox: subprocess.Popen) -> None:
         try:
-            url = _wait_for_sandbox(sandbox)
-            env = _airflow_env(airflow_home, url)
-            _step("Migrating a throwaway Airflow metadata DB", ["db", "migrate"], env, quiet=True)
-            _step("Testing the bombora_default connection", ["connections", "test", "bombora_default"], env)
-            _step(f"Running {args.dag_id} for {args.logical_date}", ["dags", "test", args.dag_id, args.logical_date], env)
-            return _report(args.dag_id, env)
-        finally:
-            sandbox.terminate()
-            sandbox.wait(timeout=30)
+            for line in sandbox.stdout:
+                self._write_sandbox_line(line)
+        except (ValueError, OSError):  # the log is closed: the job is over
+            pass
+
+    def airflow(self, *airflow_args: str, check: bool = True) -> int:
+        command = f"airflow {' '.join(airflow_args)}"
+        self._header(command)
+        started = time.monotonic()
+        progress(f"  {command} ...")
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *airflow_args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        progress(f"  {command}: exit {result.returncode} ({time.monotonic() - started:.1f} s)")
+        if check and result.returncode != 0:
+            raise JobFailed(f"{command} exited {result.returncode}")
+        return result.returncode
+
+    def connection_test(self) -> str:
+        command = "airflow connections test bombora_default"
+        self._header(command)
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", "connections", "test", "bombora_default"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+        self.log.write(result.stdout + result.stderr)
+        self.log.flush()
+        # Its message: what follows "Testing..." ("Connection success!", or the failure and why).
+        lines = [line.strip() for line in result.stdout.splitlines()]
+        if "Testing..." in lines:
+            lines = lines[lines.index("Testing...") + 1:]
+        message = " ".join(line for line in lines if line) or f"(no message; exit {result.returncode})"
+        progress(f"  {command}: {message}")
+        if result.returncode != 0:
+            raise JobFailed(f"{command}: {message}")
+        return message
+
+    def python(self, title: str, code: str, *args: str) -> dict:
+        """Run ``code`` in the venv's python with the job's environment; return the JSON it printed."""
+        self._header(title)
+        progress(f"  {title} ...")
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+        self.log.write(result.stdout + result.stderr)
+        self.log.flush()
+        progress(f"  ... exit {result.returncode} ({time.monotonic() - started:.1f} s)")
+        found = [line for line in result.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+        if result.returncode != 0 or not found:
+            last = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+            raise JobFailed(f"{title}: {last}")
+        answer = json.loads(found[-1][len(RESULT_MARKER):])
+        if "error" in answer:
+            raise JobFailed(f"{title}: {answer['error']}")
+        return answer
 
 
-def _wait_for_sandbox(sandbox: subprocess.Popen) -> str:
-    for line in sandbox.stdout:
-        print(f"[sandbox] {line.rstrip()}")
-        if "listening on " in line:
-            return line.split("listening on ", 1)[1].split()[0]
-    raise SystemExit("the Bombora sandbox exited before it was listening")
+def _new_log_file(dag_id: str) -> Path:
+    LOG_DIR.mkdir(exist_ok=True)
+    ignore = LOG_DIR / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Logs of scripts/main-job.sh\n*\n")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = LOG_DIR / f"{dag_id}-{stamp}-{os.getpid()}.log"
+    path.touch()
+    return path
+
+
+def _print_log_tail(log_path: Path) -> None:
+    with open(log_path, errors="replace") as log:
+        tail = deque(log, maxlen=LOG_TAIL_LINES)
+    print(f"\n-- last {len(tail)} lines of {log_path}:")
+    print("".join(tail).rstrip())
+    print("-- end of the log\n")
 
 
 def _airflow_env(airflow_home: str, url: str) -> dict[str, str]:
@@ -73,68 +250,208 @@ def _airflow_env(airflow_home: str, url: str) -> dict[str, str]:
     }
 
 
-def _step(title: str, airflow_args: list[str], env: dict[str, str], quiet: bool = False) -> None:
-    print(f"\n== {title}: airflow {' '.join(airflow_args)}", flush=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", *airflow_args],
-        env=env,
-        capture_output=quiet,
-        text=True,
-    )
-    if result.returncode != 0:
-        if quiet:
-            print(result.stdout[-3000:], result.stderr[-3000:], sep="\n")
-        raise SystemExit(f"FAILED: airflow {' '.join(airflow_args)} exited {result.returncode}")
-
-
-_REPORT = """
+# Loads the DAG as the DAG processor does: its start and end dates and its activation tasks.
+_INSPECT = """
 import json, sys
-from airflow.models.dagrun import DagRun
-from airflow.models.xcom import XComModel
-from airflow.utils.session import create_session
+from airflow.dag_processing.dagbag import DagBag
+from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
 
 dag_id = sys.argv[1]
-with create_session() as session:
-    run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
-    rows = session.query(XComModel).filter(
-        XComModel.dag_id == dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
-    ).all()
-    values = {row.task_id: XComModel.deserialize_value(row) for row in rows}
-print(json.dumps({"state": str(run.state), "xcom": values}, default=str))
+bag = DagBag()
+dag = bag.dags.get(dag_id)
+if dag is None:
+    answer = {"error": f"no DAG {dag_id!r} in {bag.dag_folder} (DAGs: {', '.join(sorted(bag.dags)) or 'none'}; "
+                       f"import errors: {bag.import_errors or 'none'})"}
+else:
+    answer = {
+        "start_date": dag.start_date.isoformat() if dag.start_date else None,
+        "end_date": dag.end_date.isoformat() if dag.end_date else None,
+        "activation_tasks": sorted(
+            task.task_id for task in dag.tasks if isinstance(task, BomboraActivateAudienceOperator)
+        ),
+    }
+print("MAIN_JOB_RESULT " + json.dumps(answer))
 """
 
 
-def _report(dag_id: str, env: dict[str, str]) -> int:
-    result = subprocess.run(
-        [sys.executable, "-c", _REPORT, dag_id], env=env, capture_output=True, text=True, check=True
-    )
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    activations = {task: value for task, value in report["xcom"].items() if isinstance(value, dict) and "added" in value}
-    statuses = {task: value for task, value in report["xcom"].items() if isinstance(value, dict) and "pending_update" in value}
+def pick_logical_date(given: str | None, dag: dict) -> tuple[str, str]:
+    """The logical date to run, and why: the given one, the default, or the DAG's last day."""
+    start = datetime.fromisoformat(dag["start_date"]) if dag.get("start_date") else None
+    end = datetime.fromisoformat(dag["end_date"]) if dag.get("end_date") else None
+    if given:
+        try:
+            moment = datetime.fromisoformat(given)
+        except ValueError:
+            return given, "given"
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        if (start is not None and moment < start) or (end is not None and moment > end):
+            return given, "given; outside the DAG's start/end range, so its tasks will not run"
+        return given, "given"
+    default = datetime.fromisoformat(DEFAULT_LOGICAL_DATE).replace(tzinfo=timezone.utc)
+    if (start is None or start <= default) and (end is None or default <= end):
+        return DEFAULT_LOGICAL_DATE, "the default"
+    if end is not None and end < default:
+        day = end.replace(hour=0, minute=0, second=0, microsecond=0)  # midnight in the end_date's own zone
+        chosen = day if start is None or day >= start else end
+        why = f"the DAG's end_date {end.isoformat()} is before {DEFAULT_LOGICAL_DATE}: its last day"
+    else:
+        chosen = start
+        why = f"the DAG's start_date {start.isoformat()} is after {DEFAULT_LOGICAL_DATE}: its first day"
+    if chosen == chosen.replace(hour=0, minute=0, second=0, microsecond=0) and chosen.utcoffset().total_seconds() == 0:
+        return chosen.strftime("%Y-%m-%d"), why
+    return chosen.isoformat(), why
 
-    print("\n== Activation summary")
+
+# Reads the DAG run from the metadata DB, then confirms through the provider's hook that
+# Bombora has applied every activation that was not a dry run.
+_REPORT = """
+import json, sys, time
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+
+request = json.loads(sys.argv[1])
+dag_id = request["dag_id"]
+
+def label(task_id, map_index):
+    return task_id if map_index is None or map_index < 0 else f"{task_id}[{map_index}]"
+
+with create_session() as session:
+    run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
+    if run is None:
+        print("MAIN_JOB_RESULT " + json.dumps({"error": f"no run of {dag_id} in the metadata DB"}))
+        sys.exit(0)
+    tasks = {
+        label(ti.task_id, ti.map_index): {"task_id": ti.task_id, "state": str(ti.state) if ti.state else "none"}
+        for ti in session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
+    }
+    rows = session.query(XComModel).filter(
+        XComModel.dag_id == dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
+    ).all()
+    values = {label(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
+
+activations = {
+    task: value for task, value in values.items()
+    if isinstance(value, dict) and "account_list_id" in value and "added" in value
+}
+
+statuses = {}
+to_check = {task: s for task, s in activations.items() if not s.get("dry_run") and s.get("account_list_id")}
+if to_check:
+    from airflow_provider_bombora.hooks.bombora import BomboraHook
+
+    hook = BomboraHook(bombora_conn_id="bombora_default")
+    deadline = time.monotonic() + request["poll_timeout"]
+    for task, summary in sorted(to_check.items()):
+        status = {"polls": 0}
+        try:
+            while True:
+                definition = hook.get_account_list(summary["account_list_id"])
+                status["polls"] += 1
+                metadata = definition.get("metadata") or {}
+                status.update(
+                    account_total=metadata.get("accountTotal"),
+                    pending_update=metadata.get("pendingUpdate"),
+                    accounts_last_modified=definition.get("accountsLastModified"),
+                )
+                if metadata.get("pendingUpdate") is False or time.monotonic() >= deadline:
+                    break
+                time.sleep(request["poll_interval"])
+        except Exception as error:  # reported for this list; the others are still checked
+            status["error"] = f"{type(error).__name__}: {error}"
+        statuses[task] = status
+
+print("MAIN_JOB_RESULT " + json.dumps(
+    {"state": str(run.state), "run_id": run.run_id, "tasks": tasks, "activations": activations, "statuses": statuses},
+    default=str,
+))
+"""
+
+
+def print_report(dag_id: str, logical_date: str, report: dict, connection_message: str, log_path: Path) -> list[str]:
+    """Print the activation summary and the export status; return what is missing (empty: all done)."""
+    missing: list[str] = []
+    state = report["state"].rsplit(".", 1)[-1]
+    print(f"\n== {dag_id}, logical date {logical_date}: DAG run {state}")
+    if state != "success":
+        failed = [f"{task} {info['state']}" for task, info in sorted(report["tasks"].items()) if info["state"] != "success"]
+        missing.append(f"the DAG run is {state}" + (f" ({', '.join(failed)})" if failed else ""))
+
+    activations = report["activations"]
+    activation_ids = set(report["activation_tasks"])
+    if not activation_ids:
+        missing.append("the DAG has no BomboraActivateAudienceOperator task")
+    instances = {task: info for task, info in report["tasks"].items() if info["task_id"] in activation_ids}
+    for task_id in sorted(activation_ids - {info["task_id"] for info in instances.values()}):
+        instances[task_id] = {"task_id": task_id, "state": "not run"}
+    for task, info in sorted(instances.items()):
+        if info["state"] != "success":
+            missing.append(f"activation task {task} {info['state']}")
+            if task not in activations:
+                print(f"\n{task}: {info['state']}, no activation summary")
+    if not activations:
+        missing.append("no activation summary in the run's XComs")
     for task, summary in sorted(activations.items()):
-        print(
-            f"{task}: audience {summary['audience_name']!r} -> account list {summary['account_list_id']}: "
-            f"{summary['added']} added, {summary['removed']} removed, {summary['unchanged']} unchanged, "
-            f"{summary['rejected']} rejected {summary['rejected_by_reason']}"
-        )
-    print("\n== Export status")
-    for task, status in sorted(statuses.items()):
-        print(
-            f"{task}: account list {status['account_list_id']}: {status['account_total']} accounts, "
-            f"pending update: {status['pending_update']}, last modified {status['accounts_last_modified']}"
-        )
-    print(f"\nDAG run state: {report['state']}")
+        missing.extend(_print_activation(task, summary, report["statuses"].get(task)))
 
-    fully_activated = (
-        report["state"].endswith("success")
-        and activations
-        and all(not status["pending_update"] for status in statuses.values())
-        and len(statuses) == len(activations)
+    print(f"\nconnection test (airflow connections test bombora_default): {connection_message}")
+    print(f"Airflow's output: {log_path}")
+    return missing
+
+
+def _print_activation(task: str, summary: dict, status: dict | None) -> list[str]:
+    mode = summary.get("sync_mode") or "?"
+    print(
+        f"\n{task}: audience {summary.get('audience_name')!r} -> account list {summary.get('account_list_id')}"
+        f" ({mode}{', dry run' if summary.get('dry_run') else ''})"
     )
-    print("RESULT: audience fully activated" if fully_activated else "RESULT: activation incomplete")
-    return 0 if fully_activated else 1
+    print(f"  added {summary.get('added')}, removed {summary.get('removed')}, unchanged {summary.get('unchanged')}")
+    received, valid, rejected = summary.get("accounts_received"), summary.get("accounts_valid"), summary.get("rejected")
+    duplicates = summary.get("duplicates")
+    parts = [f"{valid} valid", f"{rejected} rejected"] + ([f"{duplicates} duplicates"] if duplicates is not None else [])
+    line = f"  received {received} = {' + '.join(parts)}"
+    counts = [valid, rejected] + ([duplicates] if duplicates is not None else [])
+    if all(isinstance(n, int) for n in [received, *counts]) and sum(counts) != received:
+        line += f"  (these do not add up: {received - sum(counts):+d})"
+    print(line)
+    sample = summary.get("rejected_sample") or []
+    if rejected:
+        by_reason = ", ".join(f"{reason} {count}" for reason, count in sorted((summary.get("rejected_by_reason") or {}).items()))
+        shown = f"; the first {len(sample)} shown" if len(sample) < rejected else ""
+        print(f"  rejected records ({by_reason}{shown}):" if by_reason or shown else "  rejected records:")
+        for entry in sample:
+            value = entry.get("value")
+            print(f"    record {entry.get('record')}: {entry.get('reason')}" + (f" ({value})" if value not in (None, "") else ""))
+    else:
+        print("  rejected records: none")
+
+    if summary.get("dry_run"):
+        print("  export: dry run, nothing sent, not checked")
+        return []
+    if status is None:
+        print("  export: not checked (no account list id)")
+        return [f"{task}: no account list id"]
+    if "error" in status and status.get("pending_update") is None:
+        print(f"  export: could not read the list: {status['error']}")
+        return [f"{task}: could not read account list {summary.get('account_list_id')}: {status['error']}"]
+    pending = status.get("pending_update")
+    print(
+        f"  export: {status.get('account_total')} accounts, pending update {str(pending).lower()},"
+        f" last modified {status.get('accounts_last_modified')}"
+        f" (read {status.get('polls')} time{'s' if status.get('polls') != 1 else ''} through BomboraHook)"
+    )
+    missing = []
+    if "error" in status:
+        missing.append(f"{task}: reading the list failed: {status['error']}")
+    if pending is not False:
+        missing.append(f"{task}: Bombora has not applied the export after {POLL_TIMEOUT:g} s (pendingUpdate {pending})")
+    elif mode == "mirror" and status.get("account_total") != summary.get("accounts_valid"):
+        missing.append(
+            f"{task}: the list holds {status.get('account_total')} accounts, the audience {summary.get('accounts_valid')} valid ones"
+        )
+    print(f"  applied: {'yes' if not missing else 'NO'}")
+    return missing
 
 
 if __name__ == "__main__":
