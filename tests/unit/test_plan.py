@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ import pytest
 
 from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.mappings import validate_mappings
-from airflow_provider_bombora.plan import DesiredAudience, Plan, collect_desired, plan_delta, plan_mirror
+from airflow_provider_bombora.domains import InvalidDomain, normalize_domain
+from airflow_provider_bombora.plan import DesiredAudience, Plan, collect_desired, mask_value, plan_delta, plan_mirror
 from airflow_provider_bombora.records import iter_records
 
 MAPPINGS = validate_mappings(
@@ -43,9 +45,9 @@ def test_mirror_collects_normalised_distinct_domains():
             {"xdm:accountKey.sourceKey": "k10", "xdm:accountOrganization.domain": "delta.net"},
         ]
     )
-    assert desired.sync_mode == "mirror"
     assert desired.received == 5
     assert desired.valid == 4
+    assert desired.duplicates == 1
     assert desired.to_add_candidates == {"acme.com", "beta.io", "gamma.org", "delta.net"}
     assert desired.to_remove_candidates == set()
     assert desired.rejected_by_reason == {}
@@ -100,15 +102,15 @@ def test_samples_show_the_domain_value_truncated_and_are_limited():
     desired = collect(accounts, sample_size=3)
     assert desired.rejected_by_reason == {"email": 1, "single_label": 20}
     assert desired.rejected_sample == [
-        {"record": 0, "reason": "email", "value": "x" * 100},
-        {"record": 1, "reason": "single_label", "value": "host0"},
-        {"record": 2, "reason": "single_label", "value": "host1"},
+        {"record": 0, "reason": "email", "value": "x***@acme.com"},
+        {"record": 1, "reason": "single_label", "value": "ho***"},
+        {"record": 2, "reason": "single_label", "value": "ho***"},
     ]
 
 
-def test_non_string_sample_values_are_shown_as_text():
+def test_non_string_sample_values_are_masked_as_text():
     desired = collect([account(["acme.com"])])
-    assert desired.rejected_sample == [{"record": 0, "reason": "not_a_string", "value": "['acme.com']"}]
+    assert desired.rejected_sample == [{"record": 0, "reason": "not_a_string", "value": "['***"}]
 
 
 def test_sample_size_zero_keeps_counts_only():
@@ -137,7 +139,7 @@ def test_positions_are_file_lines(tmp_path):
     path = tmp_path / "accounts.jsonl"
     path.write_text("\n".join(json.dumps(record) for record in [account("acme.com"), account("localhost")]) + "\n")
     desired = collect_desired(iter_records(path), MAPPINGS, sync_mode="mirror")
-    assert desired.rejected_sample == [{"record": 2, "reason": "single_label", "value": "localhost"}]
+    assert desired.rejected_sample == [{"record": 2, "reason": "single_label", "value": "lo***"}]
 
 
 def test_csv_end_to_end(tmp_path):
@@ -174,16 +176,29 @@ def test_delta_statuses(status, added, removed):
     assert desired.rejected_by_reason == {}
 
 
-@pytest.mark.parametrize("status", [None, "", "active", "member", 1, ["realized"]])
-def test_delta_unknown_status_is_rejected(status):
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        (None, None),
+        ("", "***"),
+        ("active", "active"),
+        (" Member\n", "Member"),
+        (1, "1***"),
+        (["realized"], "['***"),
+        ("jane.doe@acme.com", "j***@acme.com"),  # a status field mapped to the wrong column
+        ("10.1.2.3", "10.***"),
+        ("Jane Doe", "Ja***"),
+    ],
+)
+def test_delta_unknown_status_is_rejected_showing_a_word_status_and_masking_others(status, shown):
     record = account("acme.com") if status is None else account("acme.com", status=status)
     desired = collect([record], sync_mode="delta")
     assert desired.to_add_candidates == set()
     assert desired.to_remove_candidates == set()
     assert desired.rejected_by_reason == {"unknown_status": 1}
     (sample,) = desired.rejected_sample
-    assert sample["value"] == "acme.com"
-    assert sample["status"] == (status if status is None or isinstance(status, str) else repr(status))
+    assert sample["value"] == "ac***"
+    assert sample["status"] == shown
 
 
 def test_delta_reads_a_custom_status_field():
@@ -208,6 +223,7 @@ def test_delta_last_record_wins_for_a_domain(statuses, added, removed):
     assert desired.to_add_candidates == added
     assert desired.to_remove_candidates == removed
     assert desired.valid == 1
+    assert desired.duplicates == len(statuses) - 1
 
 
 @pytest.mark.parametrize(
@@ -225,17 +241,34 @@ def test_bad_options_are_refused(options, field):
     assert excinfo.value.field == field
 
 
+class ObservingRecord(dict):
+    """A record noting, when its fields are read, how many records had been pulled from the input."""
+
+    def __init__(self, position: int, pulled: list[int], seen: list[tuple[int, int]]) -> None:
+        super().__init__(account(f"company{position}.com"))
+        self._position, self._pulled, self._seen = position, pulled, seen
+
+    def get(self, key, default=None):
+        self._seen.append((self._position, self._pulled[0]))
+        return super().get(key, default)
+
+
 def test_records_are_streamed_through():
-    consumed = []
+    # Each record is processed before the next ones are pulled: the input is never listed first.
+    count = 50
+    pulled = [0]
+    seen: list[tuple[int, int]] = []
 
     def generate():
-        for n in range(3):
-            consumed.append(n)
-            yield n, account(f"company{n}.com")
+        for position in range(count):
+            pulled[0] += 1
+            yield position, ObservingRecord(position, pulled, seen)
 
     desired = collect_desired(generate(), MAPPINGS, sync_mode="mirror")
-    assert consumed == [0, 1, 2]
-    assert desired.received == 3
+    assert desired.received == count
+    assert {position for position, _ in seen} == set(range(count)), "every record's fields were read"
+    too_early = [(position, pulled_then) for position, pulled_then in seen if pulled_then > position + 2]
+    assert too_early == [], f"(record, records pulled when it was read): {too_early[:3]}"
 
 
 # --- plan_mirror and plan_delta --------------------------------------------------------------------
