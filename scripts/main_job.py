@@ -201,10 +201,13 @@ class Job:
             capture_output=True,
             text=True,
         )
-        self.log.write(result.stdout + result.stderr)
-        self.log.flush()
         progress(f"  ... exit {result.returncode} ({time.monotonic() - started:.1f} s)")
-        found = [line for line in result.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+        lines = result.stdout.splitlines()
+        found = [line for line in lines if line.startswith(RESULT_MARKER)]
+        # The answer goes to the report, not to the log: on failure the log's tail ends with Airflow's end.
+        self.log.writelines(line + "\n" for line in lines if not line.startswith(RESULT_MARKER))
+        self.log.write(result.stderr)
+        self.log.flush()
         if result.returncode != 0 or not found:
             last = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
             raise JobFailed(f"{title}: {last}")
@@ -372,7 +375,7 @@ print("MAIN_JOB_RESULT " + json.dumps(
 def print_report(dag_id: str, logical_date: str, report: dict, connection_message: str, log_path: Path) -> list[str]:
     """Print the activation summary and the export status; return what is missing (empty: all done)."""
     missing: list[str] = []
-    state = report["state"].rsplit(".", 1)[-1]
+    state = report["state"].rsplit(".", 1)[-1].lower()
     print(f"\n== {dag_id}, logical date {logical_date}: DAG run {state}")
     if state != "success":
         failed = [f"{task} {info['state']}" for task, info in sorted(report["tasks"].items()) if info["state"] != "success"]
@@ -383,17 +386,20 @@ def print_report(dag_id: str, logical_date: str, report: dict, connection_messag
     if not activation_ids:
         missing.append("the DAG has no BomboraActivateAudienceOperator task")
     instances = {task: info for task, info in report["tasks"].items() if info["task_id"] in activation_ids}
-    for task_id in sorted(activation_ids - {info["task_id"] for info in instances.values()}):
+    for task_id in activation_ids - {info["task_id"] for info in instances.values()}:
         instances[task_id] = {"task_id": task_id, "state": "not run"}
-    for task, info in sorted(instances.items()):
-        if info["state"] != "success":
-            missing.append(f"activation task {task} {info['state']}")
-            if task not in activations:
-                print(f"\n{task}: {info['state']}, no activation summary")
+    for task in sorted(set(instances) | set(activations)):
+        state = instances.get(task, {}).get("state", "success")
+        if state != "success":
+            missing.append(f"activation task {task} {state}")
+        if task in activations:
+            missing.extend(_print_activation(task, activations[task], report["statuses"].get(task)))
+        else:
+            print(f"\n{task}: {state}, no activation summary")
     if not activations:
         missing.append("no activation summary in the run's XComs")
-    for task, summary in sorted(activations.items()):
-        missing.extend(_print_activation(task, summary, report["statuses"].get(task)))
+    elif all(summary.get("dry_run") for summary in activations.values()):
+        missing.append("dry runs only: nothing was sent to Bombora")
 
     print(f"\nconnection test (airflow connections test bombora_default): {connection_message}")
     print(f"Airflow's output: {log_path}")
