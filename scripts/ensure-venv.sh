@@ -47,11 +47,12 @@ fi
 
 # The stamp holds what was installed: the Airflow version with a checksum of pyproject.toml on
 # its first line, the extras on the second. A run that asks for extras already there (the main
-# job after the tests) installs nothing.
+# job after the tests) installs nothing; a reinstall (pyproject.toml changed, or an extra is
+# missing) keeps the extras installed before, so that they stay in step with pyproject.toml.
 stamp="$venv/.installed"
 base="airflow=$AIRFLOW_VERSION $(cksum < "$root/pyproject.toml")"
 have_extras=""
-if [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$base" ]; then
+if [ -f "$stamp" ]; then
   have_extras="$(sed -n 2p "$stamp")"
 fi
 missing=""
