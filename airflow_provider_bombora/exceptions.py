@@ -35,6 +35,7 @@ class BomboraValidationError(BomboraError, ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.problem = message
         super().__init__(f"{field}: {message}")
 
 

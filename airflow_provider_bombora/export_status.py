@@ -8,24 +8,33 @@ known time, its ``accountsLastModified`` is not older than that time.
 This module imports neither Airflow nor an HTTP library: it reads account lists through the
 client it is given (:class:`~airflow_provider_bombora.hooks.bombora.BomboraHook`, or
 :class:`~airflow_provider_bombora.hooks.bombora_async.BomboraAsyncHook` for the ``a``-prefixed
-function), and it defines the events :class:`~airflow_provider_bombora.triggers.bombora.
-BomboraExportStatusTrigger` emits and how a task turns them into its result.
+function). It holds the waits too: :class:`PollSchedule` (when to check again, for every
+wait of the provider, the trigger's included), :func:`wait_until` (the blocking poll loop)
+and :func:`wait_for_export` (the operator's wait in a worker), and it defines the events
+:class:`~airflow_provider_bombora.triggers.bombora.BomboraExportStatusTrigger` emits and how a
+task turns them into its result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator, Mapping
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from airflow_provider_bombora.exceptions import (
+    BomboraError,
     BomboraExportStatusError,
     BomboraExportTimeoutError,
     BomboraNotFoundError,
     BomboraValidationError,
+    is_transient_error,
 )
+
+log = logging.getLogger(__name__)
 
 #: The keys of the result (the sensor's XCom return value), in this order.
 RESULT_KEYS = ("account_list_id", "audience_name", "account_total", "accounts_last_modified", "pending_update")
@@ -37,14 +46,14 @@ _BLANK = ("", "None")
 class ExportStatusClient(Protocol):
     """The part of the synchronous hook that reading an export status needs."""
 
-    def get_account_list(self, list_id: str) -> dict: ...
+    def get_account_list(self, account_list_id: str) -> dict: ...
     def find_account_list(self, name: str) -> dict | None: ...
 
 
 class AsyncExportStatusClient(Protocol):
     """The part of the asynchronous hook that reading an export status needs."""
 
-    def get_account_list(self, list_id: str) -> Awaitable[dict]: ...
+    def get_account_list(self, account_list_id: str) -> Awaitable[dict]: ...
     def find_account_list(self, name: str) -> Awaitable[dict | None]: ...
 
 
@@ -52,13 +61,13 @@ class AsyncExportStatusClient(Protocol):
 class ExportTarget:
     """Which account list to watch, and what "live" means for it.
 
-    :param list_id: The account list's id; when None the list is looked up by ``audience_name``.
+    :param account_list_id: The account list's id; when None the list is looked up by ``audience_name``.
     :param audience_name: The list's name (used for the lookup, and in messages).
     :param submitted_after: When the upload was submitted (aware, UTC); None: any applied state counts.
     :param expected_account_total: The account total the live list must have; None: any.
     """
 
-    list_id: str | None = None
+    account_list_id: str | None = None
     audience_name: str | None = None
     submitted_after: datetime | None = None
     expected_account_total: int | None = None
@@ -81,12 +90,12 @@ class ExportTarget:
         :raises BomboraValidationError: naming the parameter at fault.
         """
         target = cls(
-            list_id=_text_or_none("account_list_id", account_list_id),
+            account_list_id=_text_or_none("account_list_id", account_list_id),
             audience_name=_text_or_none("audience_name", audience_name),
             submitted_after=_submitted_after(submitted_after),
             expected_account_total=_account_total(expected_account_total),
         )
-        if target.list_id is None and target.audience_name is None:
+        if target.account_list_id is None and target.audience_name is None:
             raise BomboraValidationError(
                 "account_list_id",
                 "neither account_list_id nor audience_name has a value; give one of them "
@@ -98,7 +107,7 @@ class ExportTarget:
     def to_parameters(self) -> dict[str, Any]:
         """The JSON-serialisable parameters :meth:`from_parameters` rebuilds this target from."""
         return {
-            "account_list_id": self.list_id,
+            "account_list_id": self.account_list_id,
             "audience_name": self.audience_name,
             "submitted_after": self.submitted_after.isoformat() if self.submitted_after else None,
             "expected_account_total": self.expected_account_total,
@@ -108,15 +117,15 @@ class ExportTarget:
         """This target with the id and name a check found filled in: later checks read the list by id."""
         return replace(
             self,
-            list_id=self.list_id or result["account_list_id"],
+            account_list_id=self.account_list_id or result["account_list_id"],
             audience_name=self.audience_name or result["audience_name"],
         )
 
     def describe(self) -> str:
         """How messages name the list: ``Bombora account list <id> ('<name>')``."""
-        if self.list_id is not None and self.audience_name is not None:
-            return f"Bombora account list {self.list_id} ({self.audience_name!r})"
-        return f"Bombora account list {self.list_id if self.list_id is not None else repr(self.audience_name)}"
+        if self.account_list_id is not None and self.audience_name is not None:
+            return f"Bombora account list {self.account_list_id} ({self.audience_name!r})"
+        return f"Bombora account list {self.account_list_id if self.account_list_id is not None else repr(self.audience_name)}"
 
 
 @dataclass(frozen=True)
@@ -150,7 +159,7 @@ def evaluate_export_status(account_list: Mapping[str, Any], target: ExportTarget
     """
     metadata = account_list.get("metadata") or {}
     result = {
-        "account_list_id": target.list_id or account_list.get("id"),
+        "account_list_id": target.account_list_id or account_list.get("id"),
         "audience_name": metadata.get("name", account_list.get("name", target.audience_name)),
         "account_total": metadata.get("accountTotal", account_list.get("accountTotal")),
         "accounts_last_modified": account_list.get("accountsLastModified"),
@@ -218,6 +227,121 @@ def is_pending(account_list: Mapping[str, Any]) -> bool:
     return bool(metadata.get("pendingUpdate", account_list.get("pendingUpdate", False)))
 
 
+# --- Waiting ---------------------------------------------------------------------------------
+
+#: The first wait between checks, in seconds; each wait doubles it, up to the poll interval.
+FIRST_POLL_WAIT = 1.0
+
+
+class PollSchedule:
+    """When to check again: after 1 s, then 2, 4, 8 ... up to ``poll_interval``; never past ``deadline``.
+
+    Bombora often applies a small upload within seconds: the first checks come quickly, and a
+    long wait settles to one check per ``poll_interval``.
+
+    :param poll_interval: The longest wait between two checks, in seconds.
+    :param deadline: When the wait ends, on ``clock``'s scale.
+    :param clock: ``time.monotonic`` (the default) in a task; ``time.time`` for a trigger, whose
+        deadline is serialised and read by another process.
+    """
+
+    def __init__(self, poll_interval: float, deadline: float, clock: Callable[[], float] | None = None) -> None:
+        self.poll_interval = poll_interval
+        self.deadline = deadline
+        self._clock = clock or time.monotonic
+        self._next = min(FIRST_POLL_WAIT, poll_interval)
+
+    def remaining(self) -> float:
+        """Seconds left until the deadline (0 or less once it has passed)."""
+        return self.deadline - self._clock()
+
+    def next_wait(self) -> float | None:
+        """Seconds to wait before the next check, or None when the deadline has passed."""
+        remaining = self.remaining()
+        if remaining <= 0:
+            return None
+        wait, self._next = min(self._next, remaining), min(self._next * 2, self.poll_interval)
+        return wait
+
+
+def wait_until(
+    check: Callable[[], str | None],
+    *,
+    timeout: float,
+    poll_interval: float,
+    timed_out: Callable[[str], Exception],
+    describe: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Call ``check`` until it returns None (done), waiting as :class:`PollSchedule` says.
+
+    :param check: Returns None when the wait is over, else what it is waiting for (logged).
+    :param timed_out: The exception to raise, given the last reason, when ``timeout`` passes.
+    :param describe: What is waited on, for the log.
+    :returns: Whether there was anything to wait for.
+    """
+    schedule = PollSchedule(poll_interval, time.monotonic() + timeout)
+    waited = False
+    while (waiting_for := check()) is not None:
+        wait = schedule.next_wait()
+        if wait is None:
+            raise timed_out(waiting_for)
+        log.info("%s: %s; next check in %.3g s", describe, waiting_for, wait)
+        sleep(wait)
+        waited = True
+    return waited
+
+
+def check_export_status(client: ExportStatusClient, target: ExportTarget) -> ExportStatus | None:
+    """One check; None, with a warning, when Bombora could not be reached even after the hook's retries."""
+    try:
+        return read_export_status(client, target)
+    except BomboraError as error:
+        if not is_transient_error(error):
+            raise
+        log.warning("%s: could not check the export, will try again: %s", target.describe(), error)
+        return None
+
+
+def wait_for_export(
+    client: ExportStatusClient,
+    target: ExportTarget,
+    *,
+    poll_interval: float = 60.0,
+    timeout: float = 60 * 60,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Block until the export to ``target`` is live; return the sensor's result.
+
+    The same checks as the sensor's pokes, for a task that waits itself (the activation
+    operator's ``wait_for_completion`` without deferral).
+
+    :raises BomboraExportTimeoutError: when the export is not live within ``timeout``.
+    :raises BomboraExportStatusError: when the list is missing or has another account total.
+    :raises BomboraApiError: when Bombora refuses the credentials, or answers unexpectedly.
+    """
+    found: dict[str, Any] = {}
+
+    def check() -> str | None:
+        status = check_export_status(client, target)
+        if status is None:
+            return "Bombora could not be reached"
+        found.update(status.result)
+        return None if status.done else status.waiting_for
+
+    wait_until(
+        check,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        timed_out=lambda waiting_for: BomboraExportTimeoutError(
+            timeout_message(target, f"within {timeout:g} s", waiting_for)
+        ),
+        describe=target.describe(),
+        sleep=sleep,
+    )
+    return found
+
+
 # --- Trigger events ---------------------------------------------------------------------------
 
 
@@ -236,7 +360,7 @@ def failure_event(kind: str, message: str, target: ExportTarget) -> dict[str, An
     return {
         "status": kind,
         "message": message,
-        "account_list_id": target.list_id,
+        "account_list_id": target.account_list_id,
         "audience_name": target.audience_name,
     }
 
@@ -261,8 +385,8 @@ def export_result_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _fetch(client: Any, target: ExportTarget) -> Any:
     """The list's definition by id, or its summary by name (a value, or an awaitable of one)."""
-    if target.list_id is not None:
-        return client.get_account_list(target.list_id)
+    if target.account_list_id is not None:
+        return client.get_account_list(target.account_list_id)
     return client.find_account_list(target.audience_name)
 
 

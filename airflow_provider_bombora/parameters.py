@@ -1,4 +1,4 @@
-"""Checks of the activation task's scalar parameters.
+"""Checks of the tasks' scalar parameters, and the one rule for reading a number.
 
 Each check raises :class:`~airflow_provider_bombora.exceptions.BomboraValidationError` naming
 the parameter and the fix. Pure module: no Airflow or HTTP import.
@@ -6,6 +6,7 @@ the parameter and the fix. Pure module: no Airflow or HTTP import.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 
 from airflow_provider_bombora.exceptions import BomboraValidationError
@@ -68,17 +69,14 @@ def validate_sync_mode(sync_mode: object) -> str:
 
 
 def validate_batch_size(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise BomboraValidationError(
-            "batch_size", f"must be a whole number from 1 to {MAX_BATCH_SIZE:,} (got {batch_size!r})"
-        )
-    return batch_size
+    return validate_whole_number("batch_size", batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
 
 
 def validate_ratio(field: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    number = as_number(value)
+    if number is None or not 0 <= number <= 1:
         raise BomboraValidationError(field, f"must be a number from 0 to 1 (got {value!r})")
-    return float(value)
+    return number
 
 
 def validate_dataflow_id(dataflow_id: object) -> str:
@@ -90,6 +88,39 @@ def validate_dataflow_id(dataflow_id: object) -> str:
 
 
 def validate_positive_seconds(field: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    number = as_number(value)
+    if number is None or number <= 0:
         raise BomboraValidationError(field, f"must be a positive number of seconds (got {value!r})")
-    return float(value)
+    return number
+
+
+def validate_non_negative_seconds(field: str, value: object) -> float:
+    number = as_number(value)
+    if number is None or number < 0:
+        raise BomboraValidationError(field, f"must be a number of seconds >= 0 (got {value!r})")
+    return number
+
+
+def validate_whole_number(field: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
+    number = as_number(value)
+    if number is None or not number.is_integer() or number < minimum or (maximum is not None and number > maximum):
+        bounds = f"from {minimum:,} to {maximum:,}" if maximum is not None else f">= {minimum:,}"
+        raise BomboraValidationError(field, f"must be a whole number {bounds} (got {value!r})")
+    return int(number)
+
+
+def as_number(value: object) -> float | None:
+    """``value`` as a finite float: a number, or numeric text (as connection extras and HTTP headers
+    carry numbers); None for anything else, booleans included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None

@@ -37,8 +37,25 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
 os.environ.pop("AIRFLOW_CONN_BOMBORA_DEFAULT", None)
 
-# Waits in retries are real in the code; tests shorten them with the documented setting.
-os.environ.setdefault("BOMBORA_RETRY_WAIT_MULTIPLIER", "0.01")
+#: Tests wait this share of every wait between attempts that the retry policy computes.
+RETRY_WAIT_SCALE = 0.01
+
+
+@pytest.fixture(autouse=True)
+def short_retry_waits(monkeypatch):
+    """The hooks' waits between attempts, scaled by RETRY_WAIT_SCALE: the policy computes and logs
+    the real waits, tests sleep a hundredth of them (tasks run in this process under dag.test())."""
+    import asyncio
+    import time
+
+    from airflow_provider_bombora.hooks.bombora import BomboraHook
+    from airflow_provider_bombora.hooks.bombora_async import BomboraAsyncHook
+
+    async def short_async_sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds * RETRY_WAIT_SCALE)
+
+    monkeypatch.setattr(BomboraHook, "_sleep", lambda self, seconds: time.sleep(seconds * RETRY_WAIT_SCALE))
+    monkeypatch.setattr(BomboraAsyncHook, "_sleep", short_async_sleep)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,9 @@
 """Asynchronous hook for the Bombora API, for triggers running in the triggerer's event loop.
 
 :class:`BomboraAsyncHook` is the twin of :class:`~airflow_provider_bombora.hooks.bombora.BomboraHook`
-over ``httpx``: it reads the same connection, gets its own access token, and shares the sync
-hook's options, retry policy, answer checks and error mapping through the module-level functions
-of :mod:`airflow_provider_bombora.hooks.bombora`; only the transport differs. It offers the reads
-a trigger needs.
+over ``httpx``: it reads the same connection, gets its own access token, and follows the same
+rules (:mod:`.settings`, :mod:`.http_rules`, :mod:`.wire`); only the transport differs. It offers
+the reads a trigger needs, and imports no ``requests``.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ import asyncio
 import functools
 import ssl
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 from airflow.sdk import BaseHook
@@ -21,29 +21,29 @@ from airflow.sdk.log import amask_secret
 from tenacity import AsyncRetrying
 
 from airflow_provider_bombora.exceptions import BomboraApiError
-from airflow_provider_bombora.hooks.bombora import (
-    ACCOUNT_LISTS_ANSWER,
-    ACCOUNT_LISTS_PATH,
-    OPTION_NAMES,
-    TOKEN_PATH,
-    USER_AGENT,
+from airflow_provider_bombora.hooks.http_rules import (
     AccessToken,
-    is_object,
-    list_path,
-    redact,
-    ConnectionSettings,
-    shorten,
     TransientFailure,
     access_token_from_answer,
-    account_lists_of,
-    connection_settings,
     decode_answer,
     error_for_response,
-    is_account_lists_answer,
+    is_tls_failure,
     raise_for_retryable_status,
     retry_policy,
-    select_account_list,
     token_request_body,
+    transport_failure_reason,
+)
+from airflow_provider_bombora.hooks.settings import OPTION_NAMES, ConnectionSettings, connection_settings
+from airflow_provider_bombora.hooks.wire import (
+    ACCOUNT_LISTS_ANSWER,
+    ACCOUNT_LISTS_PATH,
+    TOKEN_PATH,
+    USER_AGENT,
+    account_list_path,
+    account_lists_of,
+    is_account_lists_answer,
+    is_object,
+    select_account_list,
 )
 
 
@@ -55,11 +55,11 @@ class BomboraAsyncHook(BaseHook):
     ``async with`` block so that the client is closed whatever happens::
 
         async with BomboraAsyncHook("bombora_default") as hook:
-            definition = await hook.get_account_list(list_id)
+            definition = await hook.get_account_list(account_list_id)
 
     :param bombora_conn_id: The Airflow connection to use (the same as for ``BomboraHook``).
     :param options: ``timeout``, ``connect_timeout``, ``max_attempts``, ``max_retry_wait``,
-        ``retry_wait_multiplier``, ``verify``: as for ``BomboraHook``, winning over the extras.
+        ``verify``: as for ``BomboraHook``, winning over the extras.
     """
 
     conn_name_attr = "bombora_conn_id"
@@ -131,9 +131,7 @@ class BomboraAsyncHook(BaseHook):
         response = await self._send(
             "POST", TOKEN_PATH, token_request_body(settings), {"Content-Type": "application/json"}
         )
-        token = access_token_from_answer(
-            self.bombora_conn_id, settings, response.status_code, response.content, requested_at
-        )
+        token = access_token_from_answer(settings, response.status_code, response.content, requested_at)
         await amask_secret(token.value)
         return token
 
@@ -164,15 +162,15 @@ class BomboraAsyncHook(BaseHook):
     async def _send_once(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str]
     ) -> httpx.Response:
-        base_url = (await self._get_settings()).base_url
+        settings = await self._get_settings()
         client = await self._get_client()
         try:
-            response = await client.request(method, base_url + path, content=body, headers=headers)
+            response = await client.request(method, settings.base_url + path, content=body, headers=headers)
         except httpx.HTTPError as error:
-            reason = shorten(redact(f"{type(error).__name__}: {error}", self._secrets()))
+            reason = transport_failure_reason(error, settings, self._secrets())
             failure = BomboraApiError(reason, method=method, path=path)
-            # A dropped connection or a timeout may pass; a certificate problem does not.
-            if isinstance(error, httpx.TransportError) and not _caused_by(error, ssl.SSLError):
+            # A dropped connection or a timeout may pass; a certificate or protocol problem does not.
+            if isinstance(error, httpx.TransportError) and not is_tls_failure(error):
                 raise TransientFailure(failure, reason) from error
             raise failure from error
         raise_for_retryable_status(
@@ -221,9 +219,9 @@ class BomboraAsyncHook(BaseHook):
         """The summary of the account list named exactly ``name``, or None (see ``BomboraHook.find_account_list``)."""
         return select_account_list(await self.list_account_lists(), name)
 
-    async def get_account_list(self, list_id: str) -> dict[str, Any]:
+    async def get_account_list(self, account_list_id: str) -> dict[str, Any]:
         """The AccountListDefinition of a list (:class:`BomboraNotFoundError` if it does not exist)."""
-        return await self._get(list_path(list_id), check=is_object, expected="an account list definition")
+        return await self._get(account_list_path(account_list_id), check=is_object, expected="an account list definition")
 
 
 @functools.lru_cache(maxsize=None)
@@ -234,12 +232,3 @@ def _ssl_verification(verify: bool | str) -> bool | ssl.SSLContext:
         return False
     return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else httpx.create_ssl_context()
 
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    """Whether ``kind`` is in the chain of exceptions that led to ``error`` (httpx wraps ssl errors)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, kind):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False

@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator, conf
 from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.mappings import validate_mappings
 from airflow_provider_bombora.parameters import (
+    MIRROR,
     validate_audience_description,
     validate_audience_name,
     validate_audience_origin,
@@ -26,8 +27,8 @@ from airflow_provider_bombora.parameters import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_bombora.activation import ActivationRequest
     from airflow_provider_bombora.hooks.bombora import BomboraHook
-    from airflow_provider_bombora.plan import DesiredAudience
 
 
 # XCom key of the activation summary while the task waits, deferred, for the export.
@@ -62,10 +63,16 @@ class BomboraActivateAudienceOperator(BaseOperator):
     :param allow_empty: in ``mirror`` mode, let an audience with no valid account empty the list.
     :param allow_stale: apply a run whose snapshot is older than the one the list holds.
     :param adopt_existing: take over a Manual list of that name that no dataflow owns.
-    :param dry_run: validate, read the list and compute the plan; write nothing.
+    :param dry_run: validate, read the list and compute the plan; write nothing. The summary
+        and the log show a sample of the domains to add and remove (``plan_sample``); the
+        whole plan goes to ``plan_file`` (``plan_file`` in the summary).
+    :param plan_file: where a dry run writes its whole plan as JSON Lines
+        (``{"action": "add" | "remove", "domain": ...}``); by default a temporary file, and only
+        when the plan is longer than its sample. (templated)
     :param pending_update_timeout: how long to wait for Bombora to apply a pending update
         before reading or removing members.
-    :param poll_interval: seconds between checks of a pending update or of the export.
+    :param poll_interval: longest wait between checks of a pending update or of the export, in
+        seconds (the first checks come sooner).
     :param wait_for_completion: after writing, wait until Bombora has applied the export
         (the same checks as :class:`~airflow_provider_bombora.sensors.bombora.BomboraExportStatusSensor`).
     :param deferrable: wait in the triggerer instead of a worker slot; default from
@@ -80,6 +87,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         "accounts",
         "mappings",
         "dataflow_id",
+        "plan_file",
     )
     template_fields_renderers = {"mappings": "json", "accounts": "json"}
     ui_color = "#e6f1fb"
@@ -101,6 +109,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         allow_stale: bool = False,
         adopt_existing: bool = False,
         dry_run: bool = False,
+        plan_file: str | None = None,
         pending_update_timeout: float = 900,
         poll_interval: float = 10,
         wait_for_completion: bool = False,
@@ -127,6 +136,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         self.allow_stale = allow_stale
         self.adopt_existing = adopt_existing
         self.dry_run = dry_run
+        self.plan_file = plan_file
         self.pending_update_timeout = pending_update_timeout
         self.poll_interval = poll_interval
         self.wait_for_completion = wait_for_completion
@@ -169,10 +179,11 @@ class BomboraActivateAudienceOperator(BaseOperator):
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from airflow_provider_bombora.activation import activate_audience
+        from airflow_provider_bombora.activation import activate_audience, read_audience
         from airflow_provider_bombora.exceptions import StaleSnapshotError
 
-        request, desired = self._prepare(context)
+        request = self._request(context)
+        desired = read_audience(self.accounts, validate_mappings(self.mappings), request)
         try:
             activation = activate_audience(self.hook, request, desired)
         except StaleSnapshotError as stale:
@@ -183,21 +194,25 @@ class BomboraActivateAudienceOperator(BaseOperator):
 
     def _wait_for_export(self, activation: dict, context: Context) -> dict:
         """Wait with the sensor's logic: in this worker, or deferred to the triggerer."""
-        target = {
-            "account_list_id": activation["account_list_id"],
-            "audience_name": activation["audience_name"],
-            "submitted_after": activation["submitted_at"],
+        from airflow_provider_bombora.export_status import ExportTarget, wait_for_export
+
+        target = ExportTarget.from_parameters(
+            account_list_id=activation["account_list_id"],
+            audience_name=activation["audience_name"],
+            submitted_after=activation["submitted_at"],
             # In mirror mode the live list must hold exactly the valid accounts.
-            "expected_account_total": activation["accounts_valid"] if self.sync_mode == "mirror" else None,
-        }
+            expected_account_total=activation["accounts_valid"] if self.sync_mode == MIRROR else None,
+        )
         if self.deferrable:
             from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
 
-            # Kept in XCom rather than the deferral's kwargs, which `dag.test()` drops.
+            # The summary of what was written is a result in its own right: in XCom it can be
+            # seen while the export is awaited (maybe for hours), and it stays there if the wait
+            # times out. execute_complete reads it back.
             context["ti"].xcom_push(key=ACTIVATION_XCOM_KEY, value=activation)
             self.defer(
                 trigger=BomboraExportStatusTrigger(
-                    **target,
+                    **target.to_parameters(),
                     deadline=time.time() + self.wait_timeout,
                     poll_interval=self.poll_interval,
                     bombora_conn_id=self.bombora_conn_id,
@@ -205,12 +220,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.wait_timeout),
             )
-        from airflow_provider_bombora.sensors.bombora import wait_for_export
-
-        list_id = target.pop("account_list_id")
-        status = wait_for_export(
-            self.hook, list_id, **target, poll_interval=self.poll_interval, timeout=self.wait_timeout
-        )
+        status = wait_for_export(self.hook, target, poll_interval=self.poll_interval, timeout=self.wait_timeout)
         return {**activation, **status}
 
     def execute_complete(self, context: Context, event: dict) -> dict:
@@ -222,59 +232,28 @@ class BomboraActivateAudienceOperator(BaseOperator):
         activation = ti.xcom_pull(task_ids=ti.task_id, key=ACTIVATION_XCOM_KEY, map_indexes=ti.map_index)
         return {**activation, **status}
 
-    def _prepare(self, context: Context):
-        """Validate everything and read the accounts: all of it before any network call."""
+    def _request(self, context: Context) -> ActivationRequest:
+        """Every parameter validated, as rendered: all of it before any network call."""
         from airflow_provider_bombora.activation import ActivationRequest
-        from airflow_provider_bombora.plan import collect_desired
-        from airflow_provider_bombora.records import iter_records
 
         self._validate_static_parameters()
-        mappings = validate_mappings(self.mappings)
-        request = ActivationRequest(
+        return ActivationRequest(
             audience_name=validate_audience_name(self.audience_name),
             audience_description=validate_audience_description(self.audience_description),
             dataflow_id=validate_dataflow_id(self.dataflow_id or f"{self.dag_id}.{self.task_id}"),
             sync_mode=self.sync_mode,
+            status_field=self.status_field,
             snapshot=_snapshot(context),
-            batch_size=self.batch_size,
+            batch_size=validate_batch_size(self.batch_size),
+            max_rejected_ratio=validate_ratio("max_rejected_ratio", self.max_rejected_ratio),
+            allow_empty=self.allow_empty,
             allow_stale=self.allow_stale,
             adopt_existing=self.adopt_existing,
             dry_run=self.dry_run,
-            pending_update_timeout=self.pending_update_timeout,
-            poll_interval=self.poll_interval,
+            plan_file=self.plan_file or None,
+            pending_update_timeout=validate_positive_seconds("pending_update_timeout", self.pending_update_timeout),
+            poll_interval=validate_positive_seconds("poll_interval", self.poll_interval),
         )
-        required = [mappings.primary_id_source, mappings.domain_source]
-        if self.sync_mode == "delta":
-            required.append(self.status_field)
-        desired = collect_desired(
-            iter_records(self.accounts, required_sources=tuple(required)),
-            mappings,
-            sync_mode=self.sync_mode,
-            status_field=self.status_field,
-        )
-        self._check_rejections(desired)
-        if self.sync_mode == "mirror" and not desired.to_add_candidates and not self.allow_empty:
-            raise BomboraValidationError(
-                "accounts",
-                f"no valid account in {desired.received} records: a mirror activation would empty "
-                f"the account list {request.audience_name!r}. Check the input, or set allow_empty=True "
-                "if the audience really is empty.",
-            )
-        return request, desired
-
-    def _check_rejections(self, desired: DesiredAudience) -> None:
-        rejected = sum(desired.rejected_by_reason.values())
-        if desired.received and rejected / desired.received > self.max_rejected_ratio:
-            reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(desired.rejected_by_reason.items()))
-            raise BomboraValidationError(
-                "accounts",
-                f"{rejected} of {desired.received} records rejected ({rejected / desired.received:.1%}), "
-                f"more than max_rejected_ratio={self.max_rejected_ratio:g}; nothing was sent. "
-                f"Reasons: {reasons}. Sample: {desired.rejected_sample[:5]}. Fix the input or raise "
-                "max_rejected_ratio.",
-            )
-        if rejected:
-            self.log.warning("%d of %d records rejected: %s", rejected, desired.received, dict(desired.rejected_by_reason))
 
 
 def _is_unrendered(value: Any) -> bool:

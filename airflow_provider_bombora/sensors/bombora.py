@@ -1,10 +1,9 @@
-"""Sensor that waits until an activation's export to Bombora is live, and the blocking wait it shares."""
+"""Sensor that waits until an activation's export to Bombora is live."""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -12,26 +11,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from airflow_provider_bombora.exceptions import (
-    BomboraApiError,
-    BomboraExportTimeoutError,
-    BomboraValidationError,
-)
+from airflow_provider_bombora.exceptions import BomboraExportTimeoutError, BomboraValidationError
 from airflow_provider_bombora.export_status import (
-    ExportStatus,
-    ExportStatusClient,
     ExportTarget,
+    check_export_status,
     export_result_from_event,
-    read_export_status,
-    timeout_message,
 )
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_bombora.hooks.bombora import BomboraHook
-
-log = logging.getLogger(__name__)
 
 
 class BomboraExportStatusSensor(BaseSensorOperator):
@@ -124,7 +114,7 @@ class BomboraExportStatusSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         target = self._target()
-        status = _check(self.hook, target)
+        status = check_export_status(self.hook, target)
         if status is None:
             return PokeReturnValue(is_done=False)
         self._found = status.result
@@ -163,63 +153,3 @@ class BomboraExportStatusSensor(BaseSensorOperator):
         self.log.info("%s", event["message"])
         return result
 
-
-def wait_for_export(
-    hook: ExportStatusClient,
-    list_id: str,
-    *,
-    audience_name: str | None = None,
-    submitted_after: Any = None,
-    expected_account_total: int | None = None,
-    poll_interval: float = 60.0,
-    timeout: float = 60 * 60,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Block until the export to account list ``list_id`` is live; return the sensor's result.
-
-    The same checks as :class:`BomboraExportStatusSensor` in poke mode, for a task that waits
-    itself (the activation operator's ``wait_for_completion`` without deferral).
-
-    :param hook: A ``BomboraHook`` (or anything with its ``get_account_list``).
-    :param list_id: The account list written to.
-    :param audience_name: Its name, for messages.
-    :param submitted_after: When the upload was submitted (ISO 8601 or datetime); None when
-        nothing was written.
-    :param expected_account_total: The account total the live list must have.
-    :param poll_interval: Seconds between checks.
-    :param timeout: Seconds to wait in total.
-    :param sleep: Waits between checks (tests replace it).
-    :raises BomboraExportTimeoutError: when the export is not live within ``timeout``.
-    :raises BomboraExportStatusError: when the list is missing or has another account total.
-    :raises BomboraApiError: when Bombora refuses the credentials, or answers unexpectedly.
-    """
-    target = ExportTarget.from_parameters(
-        account_list_id=list_id,
-        audience_name=audience_name,
-        submitted_after=submitted_after,
-        expected_account_total=expected_account_total,
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        status = _check(hook, target)
-        if status is not None and status.done:
-            return status.result
-        waiting_for = status.waiting_for if status is not None else "Bombora could not be reached"
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise BomboraExportTimeoutError(timeout_message(target, f"within {timeout:g} s", waiting_for))
-        log.info("%s: %s; next check in %g s", target.describe(), waiting_for, min(poll_interval, remaining))
-        sleep(min(poll_interval, remaining))
-
-
-def _check(hook: ExportStatusClient, target: ExportTarget) -> ExportStatus | None:
-    """One check; None, with a warning, when Bombora could not be reached even after the hook's retries."""
-    from airflow_provider_bombora.hooks.bombora import is_transient_error
-
-    try:
-        return read_export_status(hook, target)
-    except BomboraApiError as error:
-        if not is_transient_error(error):
-            raise
-        log.warning("%s: could not check the export, will try again: %s", target.describe(), error)
-        return None

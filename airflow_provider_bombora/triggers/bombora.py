@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -11,16 +10,17 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_bombora.exceptions import BomboraApiError, BomboraError
+from airflow_provider_bombora.exceptions import BomboraError, is_transient_error
 from airflow_provider_bombora.export_status import (
     ExportTarget,
+    PollSchedule,
     aread_export_status,
     failure_event,
     success_event,
     timeout_message,
 )
-from airflow_provider_bombora.hooks.bombora import is_transient_error
 from airflow_provider_bombora.hooks.bombora_async import BomboraAsyncHook
+from airflow_provider_bombora.parameters import validate_non_negative_seconds
 
 
 class BomboraExportStatusTrigger(BaseTrigger):
@@ -38,12 +38,16 @@ class BomboraExportStatusTrigger(BaseTrigger):
     own token from the connection, in the triggerer).
 
     :param deadline: When to give up, as seconds since the epoch (``time.time()``). The trigger
-        keeps its own deadline: ``dag.test()`` ignores a deferral's timeout.
+        keeps its own deadline so that a wait that runs out ends with an event that says what
+        the list was still waiting for (the task then fails with ``AirflowSensorTimeout``, which
+        ``soft_fail`` turns into a skip); a deferral's timeout would only fail the task with
+        "trigger timeout".
     :param account_list_id: The account list to watch; or ``audience_name``.
     :param audience_name: The name of the list, looked up once when no id is given.
     :param submitted_after: ISO 8601 time of the upload to wait for (see the sensor).
     :param expected_account_total: The account total the live list must have.
-    :param poll_interval: Seconds between checks.
+    :param poll_interval: Longest wait between checks, in seconds (the first come sooner: see
+        :class:`~airflow_provider_bombora.export_status.PollSchedule`).
     :param bombora_conn_id: The Bombora connection.
     """
 
@@ -65,8 +69,8 @@ class BomboraExportStatusTrigger(BaseTrigger):
             submitted_after=submitted_after,
             expected_account_total=expected_account_total,
         )
-        self.deadline = _seconds("deadline", deadline)
-        self.poll_interval = _seconds("poll_interval", poll_interval)
+        self.deadline = validate_non_negative_seconds("deadline", deadline)
+        self.poll_interval = validate_non_negative_seconds("poll_interval", poll_interval)
         self.bombora_conn_id = bombora_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -89,32 +93,31 @@ class BomboraExportStatusTrigger(BaseTrigger):
         """Poll until the export is live, fails, or the deadline passes; return the event's payload."""
         target = self.target
         waiting_for: str | None = None
+        schedule = PollSchedule(self.poll_interval, self.deadline, clock=time.time)
         # The client is closed however this ends, cancellation (trigger cleanup) included.
         async with BomboraAsyncHook(self.bombora_conn_id) as hook:
-            while (remaining := self.deadline - time.time()) > 0:
+            while (remaining := schedule.remaining()) > 0:
                 try:
                     # A check never outlives the deadline, retries included.
                     status = await asyncio.wait_for(aread_export_status(hook, target), remaining)
                 except asyncio.TimeoutError:
                     break
                 except BomboraError as error:
-                    if not (isinstance(error, BomboraApiError) and is_transient_error(error)):
+                    if not is_transient_error(error):
                         return failure_event("error", str(error), target)
                     waiting_for = f"Bombora could not be reached ({error})"
-                    self.log.warning("%s: %s; trying again in %g s", target.describe(), waiting_for, self.poll_interval)
+                    log = self.log.warning
                 else:
                     if status.done:
                         return success_event(status, target)
                     target = target.identified_by(status.result)
                     waiting_for = status.waiting_for
-                    self.log.info("%s: %s; next check in %g s", target.describe(), waiting_for, self.poll_interval)
-                await asyncio.sleep(max(min(self.poll_interval, self.deadline - time.time()), 0))
+                    log = self.log.info
+                wait = schedule.next_wait()
+                if wait is None:
+                    break
+                log("%s: %s; next check in %.3g s", target.describe(), waiting_for, wait)
+                await asyncio.sleep(wait)
         deadline = datetime.fromtimestamp(self.deadline, timezone.utc).isoformat()
         return failure_event("timeout", timeout_message(target, f"by the deadline {deadline}", waiting_for), target)
 
-
-def _seconds(name: str, value: Any) -> float:
-    """A finite number of seconds (a deserialised trigger may hand an int)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
-    return float(value)

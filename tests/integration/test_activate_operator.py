@@ -97,12 +97,14 @@ def test_first_activation_creates_a_manual_list_owned_by_the_dataflow(sandbox, a
         "snapshot": "2026-11-27T00:00:00+00:00",
         "accounts_received": 3,
         "accounts_valid": 3,
+        "duplicates": 0,
         "added": 3,
         "removed": 0,
         "unchanged": 0,
         "rejected": 0,
         "rejected_by_reason": {},
         "rejected_sample": [],
+        "plan_sample": {"to_add": ["acme.com", "globex.com", "initech.io"], "to_remove": []},
         "submitted_at": result["submitted_at"],
     }
     assert datetime.fromisoformat(result["submitted_at"]).tzinfo is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -157,3 +158,55 @@ def test_airflow_connections_test_cli(sandbox):
     bad = _connections_test(json.dumps({**json.loads(sandbox.connection_json()), "password": "wrong-secret"}))
     assert "Connection success!" not in bad.stdout
     assert "wrong-secret" not in bad.stdout + bad.stderr
+
+
+# --- Errors that say what to fix (real sockets) -------------------------------------------------
+
+
+def closed_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("hook_class", ["sync", "async"])
+def test_an_unreachable_host_names_the_connection_and_the_api_base_url(monkeypatch, hook_class):
+    port = closed_loopback_port()
+    url = f"http://127.0.0.1:{port}"
+    connection = {"conn_type": "bombora", "host": url, "login": "id", "password": "secret", "extra": {"max_attempts": 2}}
+    monkeypatch.setenv("AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps(connection))
+    with pytest.raises(BomboraApiError) as info:
+        if hook_class == "sync":
+            BomboraHook().list_account_lists()
+        else:
+            asyncio.run(_async_list_account_lists())
+    message = str(info.value)
+    assert message == (
+        "Bombora API POST /oauth/token failed (no answer) after 2 attempts: connection 'bombora_default' "
+        f"(API base URL {url}): connection refused (nothing listens there); check the API base URL"
+    )
+
+
+async def _async_list_account_lists():
+    from airflow_provider_bombora.hooks.bombora_async import BomboraAsyncHook
+
+    async with BomboraAsyncHook() as hook:
+        return await hook.list_account_lists()
+
+
+@pytest.mark.parametrize("hook_class", ["sync", "async"])
+def test_a_host_without_scheme_on_a_plain_http_server_says_to_write_http(sandbox, monkeypatch, hook_class):
+    host = sandbox.url.removeprefix("http://")  # e.g. 127.0.0.1:8765: https is assumed
+    connection = {"conn_type": "bombora", "host": host, "login": sandbox.client_id, "password": sandbox.client_secret}
+    monkeypatch.setenv("AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps(connection))
+    with pytest.raises(BomboraApiError) as info:
+        if hook_class == "sync":
+            BomboraHook().list_account_lists()
+        else:
+            asyncio.run(_async_list_account_lists())
+    assert str(info.value) == (
+        "Bombora API POST /oauth/token failed (no answer): connection 'bombora_default' "
+        f"(API base URL https://{host}): the server does not speak TLS (https). If it is a plain-http "
+        "server on this machine, such as the sandbox, write the API base URL with http://"
+    )
+    assert info.value.attempts is None  # not retried: it would fail the same way

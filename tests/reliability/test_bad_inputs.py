@@ -129,9 +129,10 @@ CASES = [
     param_error("batch size 0", "parameters", "batch_size", 0, "from 1 to 10,000"),
     param_error("batch size 10,001", "parameters", "batch_size", 10_001, "from 1 to 10,000"),
     param_error("batch size True", "parameters", "batch_size", True, "from 1 to 10,000"),
-    param_error("batch size as text", "parameters", "batch_size", "100", "from 1 to 10,000"),
+    param_error("batch size as a word", "parameters", "batch_size", "many", "from 1 to 10,000"),
+    param_error("fractional batch size", "parameters", "batch_size", 10.5, "from 1 to 10,000"),
     param_error("ratio above 1", "parameters", "max_rejected_ratio", 1.5, "from 0 to 1"),
-    param_error("ratio as text", "parameters", "max_rejected_ratio", "0.1", "from 0 to 1"),
+    param_error("ratio as a word", "parameters", "max_rejected_ratio", "a tenth", "from 0 to 1"),
     param_error("multi-line dataflow id", "parameters", "dataflow_id", "a\nb", "single-line"),
     param_error("control character in description", "parameters", "audience_description", "Q3\x07", "control characters"),
     param_error("empty status field", "parameters", "status_field", "", "must name the record field"),
@@ -224,9 +225,12 @@ CASES = [
     file_error("wrong extension", "accounts.txt", b"acme.com\n", "unsupported file type '.txt'"),
     file_error("no extension", "accounts", b"acme.com\n", "unsupported file type '(no extension)'"),
     file_error("directory", "accounts.jsonl", None, "not a regular file"),
-    file_error("empty JSON Lines file", "accounts.jsonl", b"", "no valid account in 0 records"),
-    file_error("empty CSV file", "accounts.csv", b"", "no header row"),
-    file_error("empty JSON file", "accounts.json", b"", "empty; a .json accounts file"),
+    # One error for an empty file in every format, never suggesting allow_empty (a cut-short
+    # export must not empty the list).
+    file_error("empty JSON Lines file", "accounts.jsonl", b"", "accounts.jsonl: the file is empty (0 bytes)"),
+    file_error("empty CSV file", "accounts.csv", b"", "accounts.csv: the file is empty (0 bytes)"),
+    file_error("empty JSON file", "accounts.json", b"", "accounts.json: the file is empty (0 bytes)"),
+    file_error("blank JSON Lines file", "accounts.jsonl", b"\n \n", "accounts.jsonl: the file is empty"),
     file_error(
         "CSV without the domain column",
         "accounts.csv",

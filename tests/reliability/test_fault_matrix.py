@@ -15,8 +15,8 @@ so the run removes 300 accounts (one removal batch) and adds 4,800 (five upload 
 For every transient fault the task must succeed, the list must end exactly equal to the 5,000
 desired accounts, no upload or removal body may repeat an identifier, the request count must
 stay within ``fault-free + faulted requests + C`` (``C`` per fault below), and the waits the hook
-logged must be those of the documented policy (``Retry-After`` or backoff, scaled by
-``BOMBORA_RETRY_WAIT_MULTIPLIER``), with the real gaps in the request log at least as long.
+logged must be those of the documented policy (``Retry-After`` or backoff), with the real gaps
+in the request log at least as long as the share of them that tests sleep (``RETRY_WAIT_SCALE``).
 Persistent faults must fail the task with a clear message after exactly ``max_attempts`` tries,
 sending nothing after giving up; a retry once the fault is gone converges.
 """
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import RETRY_WAIT_SCALE
 from helpers import (
     DOMAINS,
     LISTS,
@@ -60,7 +61,7 @@ PREVIOUS = LEFT + DESIRED[:200]
 BATCH_SIZE = 1000
 
 MAX_ATTEMPTS = 5  # the hook's default
-MULTIPLIER = float(os.environ["BOMBORA_RETRY_WAIT_MULTIPLIER"])  # 0.01, set by tests/conftest.py
+MULTIPLIER = RETRY_WAIT_SCALE  # tests sleep this share of each wait (tests/conftest.py)
 READ_TIMEOUT = 0.75  # the connection's timeout extra, for the read-timeout rows
 SLOW_ANSWER = 1.5  # how long the sandbox holds a request for them
 PROCESSING_DELAY = 0.2  # the sandbox's, for the 409 rows
@@ -218,7 +219,7 @@ def expected_wait_range(spec: Fault, attempt: int) -> tuple[float, float]:
         low, high = spec.retry_after_wait
     else:  # 1, 2, 4, 8 ... s plus up to 1 s of jitter
         low, high = 2 ** (attempt - 1), 2 ** (attempt - 1) + 1
-    return low * MULTIPLIER - rounding, min(high, MAX_RETRY_WAIT) * MULTIPLIER + rounding
+    return low - rounding, min(high, MAX_RETRY_WAIT) + rounding
 
 
 def check_waits(spec: Fault, faulted: list[dict], log: list[dict], output: str, gave_up: bool = False) -> list:
@@ -239,7 +240,7 @@ def check_waits(spec: Fault, faulted: list[dict], log: list[dict], output: str, 
     for entry, retry in zip(faulted, retries):
         following = next(e for e in log if e["seq"] > entry["seq"] and e["path"] == entry["path"])
         gap = timestamp(following) - timestamp(entry)
-        least = 0.9 * retry["wait"] - 0.005 + (0.9 * READ_TIMEOUT if spec.waits == "timeout" else 0)
+        least = 0.9 * retry["wait"] * MULTIPLIER - 0.005 + (0.9 * READ_TIMEOUT if spec.waits == "timeout" else 0)
         assert gap >= least, f"retried {gap:.3f} s after the fault, the hook said it would wait {retry['wait']} s"
     return [r["wait"] for r in retries]
 

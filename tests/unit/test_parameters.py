@@ -11,6 +11,7 @@ from airflow_provider_bombora.parameters import (
     validate_audience_origin,
     validate_batch_size,
     validate_dataflow_id,
+    validate_non_negative_seconds,
     validate_positive_seconds,
     validate_ratio,
     validate_sync_mode,
@@ -36,19 +37,23 @@ from airflow_provider_bombora.parameters import (
         (validate_sync_mode, "full", "sync_mode", "'mirror', 'delta'"),
         (validate_batch_size, 0, "batch_size", "1 to 10,000"),
         (validate_batch_size, 10_001, "batch_size", "1 to 10,000"),
-        (validate_batch_size, 10.0, "batch_size", "1 to 10,000"),
+        (validate_batch_size, 10.5, "batch_size", "1 to 10,000"),
         (validate_batch_size, True, "batch_size", "1 to 10,000"),
+        (validate_batch_size, "many", "batch_size", "1 to 10,000"),
         (validate_ratio, -0.1, "max_rejected_ratio", "0 to 1"),
         (validate_ratio, 1.5, "max_rejected_ratio", "0 to 1"),
-        (validate_ratio, "0.1", "max_rejected_ratio", "0 to 1"),
+        (validate_ratio, "a tenth", "max_rejected_ratio", "0 to 1"),
+        (validate_ratio, float("nan"), "max_rejected_ratio", "0 to 1"),
         (validate_dataflow_id, "", "dataflow_id", "non-empty"),
         (validate_dataflow_id, "a\nb", "dataflow_id", "single-line"),
         (validate_positive_seconds, 0, "poll_interval", "positive"),
+        (validate_positive_seconds, float("inf"), "poll_interval", "positive"),
+        (validate_non_negative_seconds, -1, "max_retry_wait", ">= 0"),
     ],
 )
 def test_invalid_values_name_the_field_and_the_fix(check, value, field, fragment):
     with pytest.raises(BomboraValidationError) as error:
-        if check in (validate_ratio, validate_positive_seconds):
+        if check in (validate_ratio, validate_positive_seconds, validate_non_negative_seconds):
             check(field, value)
         else:
             check(value)
@@ -66,4 +71,9 @@ def test_valid_values_pass_normalised():
     assert validate_sync_mode("delta") == "delta"
     assert validate_batch_size(10_000) == 10_000
     assert validate_ratio("max_rejected_ratio", 0) == 0.0
+    # Numbers written as text (URI connection extras, rendered templates) read the same.
+    assert validate_ratio("max_rejected_ratio", "0.1") == 0.1
+    assert validate_batch_size("500") == 500
+    assert validate_batch_size(500.0) == 500
+    assert validate_non_negative_seconds("max_retry_wait", "0") == 0.0
     assert validate_dataflow_id(" dag.task ") == "dag.task"

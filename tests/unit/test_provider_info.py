@@ -102,7 +102,7 @@ def test_airflow_cli_lists_the_provider(command, expected):
 def test_conn_fields_are_the_hooks_options_and_reach_the_providers_manager():
     from airflow.providers_manager import ProvidersManager
 
-    from airflow_provider_bombora.hooks.bombora import OPTION_NAMES, ClientOptions
+    from airflow_provider_bombora.hooks.settings import OPTION_NAMES, ClientOptions
 
     (conn_type,) = get_provider_info()["connection-types"]
     fields = conn_type["conn-fields"]

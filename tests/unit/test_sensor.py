@@ -19,8 +19,9 @@ from airflow_provider_bombora.exceptions import (
     BomboraNotFoundError,
     BomboraValidationError,
 )
-from airflow_provider_bombora.sensors import bombora as sensor_module
-from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor, wait_for_export
+from airflow_provider_bombora import export_status
+from airflow_provider_bombora.export_status import ExportTarget, wait_for_export
+from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor
 from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
 
 LIST_ID = "5c7e2a90-2222-4b1d-8e00-000000000002"
@@ -288,7 +289,7 @@ def test_execute_complete_turns_a_timeout_event_into_airflows_sensor_timeout():
         make_sensor().execute_complete({}, event)
 
 
-# --- wait_for_export (the activation operator's blocking wait) ----------------------------------
+# --- wait_for_export (the activation operator's blocking wait, in export_status) ----------------
 
 
 class FakeClock:
@@ -309,37 +310,35 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(sensor_module, "time", types.SimpleNamespace(monotonic=fake.monotonic, time=time.time))
+    monkeypatch.setattr(export_status.time, "monotonic", fake.monotonic)
     return fake
 
 
 def test_wait_for_export_polls_until_live(clock):
     hook = ScriptedHook(PENDING, api_error(status=502), PENDING, LIVE)
-    result = wait_for_export(
-        hook,
-        LIST_ID,
-        submitted_after="2026-11-27T10:00:00+00:00",
-        expected_account_total=2,
-        poll_interval=10,
-        timeout=60,
-        sleep=clock.sleep,
+    target = ExportTarget.from_parameters(
+        account_list_id=LIST_ID, submitted_after="2026-11-27T10:00:00+00:00", expected_account_total=2
     )
+    result = wait_for_export(hook, target, poll_interval=10, timeout=60, sleep=clock.sleep)
     assert result == RESULT
-    assert clock.sleeps == [10, 10, 10]
+    assert clock.sleeps == [1, 2, 4]  # the first checks come quickly
 
 
 def test_wait_for_export_times_out_with_what_it_waited_for(clock):
-    hook = ScriptedHook(*[PENDING] * 4)
+    hook = ScriptedHook(*[PENDING] * 7)
+    target = ExportTarget.from_parameters(account_list_id=LIST_ID, audience_name=NAME)
     with pytest.raises(BomboraExportTimeoutError) as info:
-        wait_for_export(hook, LIST_ID, audience_name=NAME, poll_interval=10, timeout=25, sleep=clock.sleep)
-    assert clock.sleeps == [10, 10, 5]  # never sleeps past the timeout
+        wait_for_export(hook, target, poll_interval=10, timeout=22, sleep=clock.sleep)
+    assert clock.sleeps == [1, 2, 4, 8, 7]  # doubling up to the poll interval, never past the timeout
+    assert len(hook.reads) == 6
     assert str(info.value) == (
-        f"Bombora account list {LIST_ID} ('{NAME}') was not live within 25 s: "
+        f"Bombora account list {LIST_ID} ('{NAME}') was not live within 22 s: "
         "Bombora has not applied the last upload yet (pendingUpdate is true)."
     )
 
 
 def test_wait_for_export_fails_at_once_on_a_lasting_failure(clock):
     with pytest.raises(BomboraAuthError):
-        wait_for_export(ScriptedHook(api_error(BomboraAuthError, 401)), LIST_ID, sleep=clock.sleep)
+        target = ExportTarget.from_parameters(account_list_id=LIST_ID)
+        wait_for_export(ScriptedHook(api_error(BomboraAuthError, 401)), target, sleep=clock.sleep)
     assert clock.sleeps == []
