@@ -18,7 +18,7 @@ import sys
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from airflow_provider_bombora.hooks.bombora import ACCOUNT_LISTS_PATH, TOKEN_PATH
+from airflow_provider_bombora.hooks.wire import ACCOUNT_LISTS_PATH, TOKEN_PATH
 
 _LIST_ROUTE = re.compile(
     rf"{ACCOUNT_LISTS_PATH}/(?P<list_id>[^/]+)(?P<suffix>/accounts|/delete-accounts|/accounts/domains)?"

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from unittest import mock
 
-from airflow_provider_bombora.hooks.bombora import TOKEN_PATH
+from airflow_provider_bombora.hooks.wire import TOKEN_PATH
 from airflow_provider_bombora.triggers import bombora as trigger_module
 from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
 from bench.servers import RemoteSandbox

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import requests
 
-from airflow_provider_bombora.hooks.bombora import ACCOUNT_LISTS_PATH, TOKEN_PATH, BomboraHook, _json_bytes
+from airflow_provider_bombora.hooks.bombora import BomboraHook
+from airflow_provider_bombora.hooks.wire import ACCOUNT_LISTS_PATH, TOKEN_PATH, json_bytes
 from bench.servers import RunningServer
 
 PROVIDER = "provider (BomboraHook.add_accounts)"
@@ -67,7 +68,7 @@ def _batches(domains: Sequence[str], batch_size: int) -> list[Sequence[str]]:
 
 def _accounts_body(batch: Sequence[str]) -> bytes:
     """The body the provider sends for ``batch``, by the hook's own serialiser."""
-    return _json_bytes([{"domain": domain} for domain in batch])
+    return json_bytes([{"domain": domain} for domain in batch])
 
 
 class _Uploads:
