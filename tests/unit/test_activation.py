@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from airflow_provider_bombora.activation import ActivationRequest, activate_audience, check_audience
+from airflow_provider_bombora.activation import ActivationRequest, activate_audience, check_audience, read_audience
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAudienceConflictError,
@@ -370,3 +370,39 @@ def test_a_dry_run_writes_its_plan_where_plan_file_says(tmp_path):
     )
     assert summary["plan_file"] == str(target)
     assert target.read_text() == '{"action": "add", "domain": "acme.com"}\n'
+
+
+# --- read_audience and check_audience together: the message a user gets ------------------------
+
+
+def mappings_with(primary_id_source: str):
+    from airflow_provider_bombora.mappings import validate_mappings
+
+    return validate_mappings(
+        [
+            {"source": primary_id_source, "target": "identity:primaryId"},
+            {"source": "xdm:accountOrganization.domain", "target": "xdm:companyWebsiteDomain"},
+        ]
+    )
+
+
+def test_a_typo_in_a_mapping_source_is_named_with_the_field_the_records_have():
+    records = [{"accountKey": {"sourceKey": f"A-{i}"}, "accountOrganization": {"domain": f"c{i}.com"}} for i in range(5)]
+    audience = read_audience(records, mappings_with("xdm:accountKey.sourcekey"), request())
+    with pytest.raises(BomboraValidationError) as info:
+        check_audience(audience, request())
+    message = str(info.value)
+    assert "5 of 5 records rejected" in message
+    assert "no record has the field 'xdm:accountKey.sourcekey' (mapped to identity:primaryId)" in message
+    assert "did you mean 'accountKey.sourceKey'?" in message
+
+
+def test_rows_that_are_tuples_are_explained():
+    rows = [("A-1", "umbrella.example"), ("A-2", "globex.example")]
+    audience = read_audience(rows, mappings_with("xdm:accountKey.sourceKey"), request())
+    with pytest.raises(BomboraValidationError) as info:
+        check_audience(audience, request())
+    message = str(info.value)
+    assert "2 records are tuple, not dict: records are dicts keyed by the mapping sources" in message
+    assert "dict(zip(columns, row))" in message
+    assert "umbrella" not in message and "A-1" not in message  # field names only, never the values
