@@ -500,37 +500,7 @@ def test_large_uploads(api):
     assert len(domains) == len(set(domains)) == 100_000
 
 
-# Server, CLI and Airflow connection
-
-
-def test_binding_is_loopback_only_unless_allowed():
-    with pytest.raises(ValueError, match="allow_remote"):
-        SandboxServer("192.0.2.10")
-    with pytest.raises(ValueError):
-        SandboxServer("example.com")
-    local = SandboxServer("localhost")
-    assert local.url == f"http://127.0.0.1:{local.port}"
-    local.stop()
-    local.stop()  # idempotent, also when never started
-
-
-def test_connection_uri_and_json_round_trip_through_airflow(server):
-    from airflow.models.connection import Connection
-
-    for connection in (
-        Connection(conn_id="bombora_default", uri=server.connection_uri()),
-        Connection.from_json(server.connection_json(), conn_id="bombora_default"),
-    ):
-        assert connection.conn_type == "bombora"
-        assert connection.host == server.url
-        assert (connection.login, connection.password) == (server.client_id, server.client_secret)
-
-    odd = SandboxServer(client_id="id with space", client_secret="p@ss/word:%")
-    try:
-        connection = Connection(conn_id="bombora_default", uri=odd.connection_uri())
-        assert (connection.host, connection.login, connection.password) == (odd.url, odd.client_id, odd.client_secret)
-    finally:
-        odd.stop()
+# CLI (the server's construction and connection strings: tests/unit/test_sandbox_server.py)
 
 
 def test_cli_serves_until_terminated(http):
