@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -21,6 +21,8 @@ from airflow_provider_bombora.export_status import (
 )
 from airflow_provider_bombora.hooks.bombora_async import BomboraAsyncHook
 from airflow_provider_bombora.parameters import validate_non_negative_seconds
+
+T = TypeVar("T")
 
 
 class BomboraExportStatusTrigger(BaseTrigger):
@@ -99,7 +101,7 @@ class BomboraExportStatusTrigger(BaseTrigger):
             while (remaining := schedule.remaining()) > 0:
                 try:
                     # A check never outlives the deadline, retries included.
-                    status = await asyncio.wait_for(aread_export_status(hook, target), remaining)
+                    status = await _within(aread_export_status(hook, target), remaining)
                 except asyncio.TimeoutError:
                     break
                 except BomboraError as error:
@@ -121,3 +123,22 @@ class BomboraExportStatusTrigger(BaseTrigger):
         deadline = datetime.fromtimestamp(self.deadline, timezone.utc).isoformat()
         return failure_event("timeout", timeout_message(target, f"by the deadline {deadline}", waiting_for), target)
 
+
+async def _within(check: Awaitable[T], seconds: float) -> T:
+    """``await check``, raising ``asyncio.TimeoutError`` after ``seconds``.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it swallows a cancellation that arrives as the
+    awaited check completes (CPython gh-86296), and a cancelled trigger would poll on until its
+    deadline. ``asyncio.wait`` never swallows the caller's cancellation.
+    """
+    task = asyncio.ensure_future(check)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()
+            # Let the check unwind (close what it opened) before this returns or raises.
+            await asyncio.gather(task, return_exceptions=True)
+    if not done:
+        raise asyncio.TimeoutError
+    return task.result()
