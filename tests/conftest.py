@@ -147,3 +147,17 @@ def run_dag(run_dag_file):
         return run_dag_file(path, dag_id, logical_date)
 
     return run
+
+
+UNIT_TESTS = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test outside tests/unit ``slow``, so that ``-m "not slow"`` runs the unit tier alone.
+
+    By location, not by decorator: a new test in integration/, dags/, reliability/ or bench/ is
+    covered without anyone remembering to mark it.
+    """
+    for item in items:
+        if not item.path.is_relative_to(UNIT_TESTS):
+            item.add_marker(pytest.mark.slow)
