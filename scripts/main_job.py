@@ -223,7 +223,8 @@ def _new_log_file(dag_id: str) -> Path:
     if not ignore.exists():
         ignore.write_text("# Logs of scripts/main-job.sh\n*\n")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = LOG_DIR / f"{dag_id}-{stamp}-{os.getpid()}.log"
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in dag_id)
+    path = LOG_DIR / f"{name}-{stamp}-{os.getpid()}.log"
     path.touch()
     return path
 
