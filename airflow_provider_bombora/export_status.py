@@ -125,7 +125,8 @@ class ExportTarget:
         """How messages name the list: ``Bombora account list <id> ('<name>')``."""
         if self.account_list_id is not None and self.audience_name is not None:
             return f"Bombora account list {self.account_list_id} ({self.audience_name!r})"
-        return f"Bombora account list {self.account_list_id if self.account_list_id is not None else repr(self.audience_name)}"
+        named = self.account_list_id if self.account_list_id is not None else repr(self.audience_name)
+        return f"Bombora account list {named}"
 
 
 @dataclass(frozen=True)

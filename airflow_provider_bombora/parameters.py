@@ -42,7 +42,9 @@ def validate_audience_description(description: object) -> str | None:
     if description is None or description == "":
         return None
     if not isinstance(description, str):
-        raise BomboraValidationError("audience_description", f"must be a string or None (got {type(description).__name__})")
+        raise BomboraValidationError(
+            "audience_description", f"must be a string or None (got {type(description).__name__})"
+        )
     if any(unicodedata.category(char) == "Cc" and char != "\n" for char in description):
         raise BomboraValidationError("audience_description", "contains control characters; remove them")
     return description.strip() or None
@@ -82,7 +84,8 @@ def validate_ratio(field: str, value: object) -> float:
 def validate_dataflow_id(dataflow_id: object) -> str:
     if not isinstance(dataflow_id, str) or not dataflow_id.strip() or "\n" in dataflow_id:
         raise BomboraValidationError(
-            "dataflow_id", f"must be a non-empty single-line string (got {dataflow_id!r}); default is '<dag_id>.<task_id>'"
+            "dataflow_id",
+            f"must be a non-empty single-line string (got {dataflow_id!r}); default is '<dag_id>.<task_id>'",
         )
     return dataflow_id.strip()
 

@@ -168,7 +168,9 @@ def empty_file_error(path: Path) -> BomboraValidationError:
     else:
         what = f"{size} bytes, nothing but blank lines"
     return _file_error(
-        path, None, f"the file is empty ({what}): an export that failed or was cut short? Nothing was sent; check the file."
+        path,
+        None,
+        f"the file is empty ({what}): an export that failed or was cut short? Nothing was sent; check the file.",
     )
 
 
@@ -266,7 +268,7 @@ def _csv_records(path: Path, header: list[str]) -> NumberedRecords:
     rows = _csv_rows(path)
     next(rows)  # the header, already read and checked
     for line_number, row in rows:
-        yield line_number, dict(zip(header, row))
+        yield line_number, dict(zip(header, row, strict=False))  # a short or long row: the columns both have
 
 
 def _json_lines_records(path: Path) -> NumberedRecords:

@@ -20,10 +20,11 @@ import time
 
 import pendulum
 
-import airflow_provider_bombora.activation  # noqa: F401  imported by execute(); part of the baseline
-import airflow_provider_bombora.hooks.bombora  # noqa: F401
-import airflow_provider_bombora.plan  # noqa: F401
-import airflow_provider_bombora.records  # noqa: F401
+# Imported by execute(): imported here, they are part of the baseline.
+import airflow_provider_bombora.activation
+import airflow_provider_bombora.hooks.bombora
+import airflow_provider_bombora.plan
+import airflow_provider_bombora.records  # noqa: F401 - loaded for the baseline, never used by name
 from airflow_provider_bombora.mappings import (
     DOMAIN_SOURCE,
     DOMAIN_TARGET,
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     run_date = pendulum.parse(args.run_date)
     context = {"data_interval_end": run_date, "logical_date": run_date}
 
-    operator.hook.base_url  # reads the connection (no request): its imports belong to the baseline too
+    _ = operator.hook.base_url  # reads the connection (no request): its imports belong to the baseline too
     baseline = reset_peak_rss()
     profiler = cProfile.Profile() if args.profile else None
     start = time.perf_counter()

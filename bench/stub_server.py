@@ -12,6 +12,7 @@ Run it in a process of its own (``python -m bench.stub_server``): it prints
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -90,10 +91,8 @@ def main() -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0), StubHandler)
     server.daemon_threads = True
     print(f"Stub Bombora server listening on http://127.0.0.1:{server.server_port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -55,7 +55,8 @@ def example_bombora_abm():
             signals = engagement.get(account["xdm:accountKey.sourceKey"], {})
             if account["crm:stage"] == "customer":
                 continue
-            if signals.get("bomboraSurgeScore", 0) >= min_surge_score or signals.get("webVisits30d", 0) >= min_web_visits:
+            surging = signals.get("bomboraSurgeScore", 0) >= min_surge_score
+            if surging or signals.get("webVisits30d", 0) >= min_web_visits:
                 targets.append(
                     {
                         "accountKey": {"sourceKey": account["xdm:accountKey.sourceKey"]},

@@ -345,7 +345,9 @@ class BomboraHook(BaseHook):
 
     def get_account_list(self, account_list_id: str) -> dict[str, Any]:
         """The AccountListDefinition (``type``, ``metadata``, ``specification``, ``accountsLastModified``)."""
-        return self._call("GET", account_list_path(account_list_id), check=is_object, expected="an account list definition")
+        return self._call(
+            "GET", account_list_path(account_list_id), check=is_object, expected="an account list definition"
+        )
 
     def update_account_list(self, account_list_id: str, definition: dict[str, Any]) -> dict[str, Any]:
         """Replace a list's definition (``type`` and ``parentId`` cannot change); return the stored one."""
@@ -404,7 +406,12 @@ class BomboraHook(BaseHook):
         :param progress: Called after each batch with the number of identifiers sent so far.
         """
         return self._write_in_batches(
-            account_list_path(account_list_id, "/delete-accounts"), delete_accounts_body, ids, batch_size, "ids", progress
+            account_list_path(account_list_id, "/delete-accounts"),
+            delete_accounts_body,
+            ids,
+            batch_size,
+            "ids",
+            progress,
         )
 
     def _write_in_batches(
@@ -464,7 +471,7 @@ class BomboraHook(BaseHook):
             account_lists = probe.list_account_lists()
         except BomboraError as error:
             return False, str(error)
-        except Exception as error:  # the UI wants an answer, whatever went wrong
+        except Exception as error:  # noqa: BLE001 - the UI wants an answer, whatever went wrong
             secret = self._settings.client_secret if self._settings else None
             return False, shorten(redact(f"{type(error).__name__}: {error}", (secret,)))
         visible = len(account_lists)

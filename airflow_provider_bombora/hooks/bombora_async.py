@@ -221,10 +221,12 @@ class BomboraAsyncHook(BaseHook):
 
     async def get_account_list(self, account_list_id: str) -> dict[str, Any]:
         """The AccountListDefinition of a list (:class:`BomboraNotFoundError` if it does not exist)."""
-        return await self._get(account_list_path(account_list_id), check=is_object, expected="an account list definition")
+        return await self._get(
+            account_list_path(account_list_id), check=is_object, expected="an account list definition"
+        )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ssl_verification(verify: bool | str) -> bool | ssl.SSLContext:
     """httpx's ``verify`` for the option, made once per process and setting: an SSL context
     loads the CA bundle (about 25 ms of CPU), and a triggerer starts a hook per deferred sensor."""

@@ -121,7 +121,9 @@ def decode_answer(
         except ValueError:
             text = body.decode("utf-8", errors="replace")
             excerpt = shorten(redact(" ".join(text.split()), secrets))
-            raise BomboraApiError(f"the answer is not JSON: {excerpt}", status=status, method=method, path=path) from None
+            raise BomboraApiError(
+                f"the answer is not JSON: {excerpt}", status=status, method=method, path=path
+            ) from None
     if check is not None and not check(payload):
         raise BomboraApiError(
             f"unexpected answer: expected {expected}, got {shorten(compact_json(payload), 100)}",
@@ -293,7 +295,9 @@ def token_request_body(settings: ConnectionSettings) -> bytes:
     return json_bytes({"client_id": settings.client_id, "client_secret": settings.client_secret})
 
 
-def access_token_from_answer(settings: ConnectionSettings, status: int, body: bytes, requested_at: float) -> AccessToken:
+def access_token_from_answer(
+    settings: ConnectionSettings, status: int, body: bytes, requested_at: float
+) -> AccessToken:
     """The token of a ``POST /oauth/token`` answer, due for refresh shortly before it expires.
 
     The caller masks the token's value before anything can log it.

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from airflow_provider_bombora.exceptions import BomboraConfigError, BomboraValidationError
 from airflow_provider_bombora.parameters import (
-    as_number,
     validate_non_negative_seconds,
     validate_positive_seconds,
     validate_whole_number,

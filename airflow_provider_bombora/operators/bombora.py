@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, conf
 
@@ -89,7 +89,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         "dataflow_id",
         "plan_file",
     )
-    template_fields_renderers = {"mappings": "json", "accounts": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"mappings": "json", "accounts": "json"}
     ui_color = "#e6f1fb"
 
     def __init__(
