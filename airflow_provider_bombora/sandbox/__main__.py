@@ -29,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="seconds before a queued accounts update is applied (default 0: at once)",
     )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds every API request waits before it is handled (default 0; admin calls never wait)",
+    )
     parser.add_argument("--token-lifetime", type=int, default=86400, help="access token lifetime in seconds")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     return parser
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             processing_delay=args.processing_delay,
             token_lifetime=args.token_lifetime,
             allow_remote=args.allow_remote,
+            latency=args.latency,
         )
     except (ValueError, OSError) as error:
         parser.exit(2, f"bombora-sandbox: error: {error}\n")

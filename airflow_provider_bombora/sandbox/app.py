@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from airflow_provider_bombora.sandbox.latency import LatencyMiddleware
 from airflow_provider_bombora.sandbox.state import ApiError, SandboxState, Settings
 from airflow_provider_bombora.sandbox.traffic import (
     ADMIN_PREFIX,
@@ -178,14 +179,16 @@ async def dump_state(request: Request) -> Response:
 
 class _SandboxFastAPI(FastAPI):
     def build_middleware_stack(self):
-        # Outside Starlette's own layers, so the traffic middleware gets uvicorn's `send`.
-        return TrafficMiddleware(
+        # Outside Starlette's own layers, so the traffic middleware gets uvicorn's `send`
+        # (the latency layer around it passes `send` on unchanged).
+        traffic = TrafficMiddleware(
             super().build_middleware_stack(),
             self.state.sandbox.settings,
             self.state.faults,
             self.state.request_log,
             expire_tokens=self.state.sandbox.expire_tokens,
         )
+        return LatencyMiddleware(traffic, self.state.sandbox.settings)
 
 
 async def _api_error(request: Request, error: ApiError) -> Response:
@@ -205,6 +208,13 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return _message(500, "Internal error in the Bombora sandbox")
 
 
+def _latency(value: float) -> float:
+    latency = float(value)
+    if not 0 <= latency <= 60:
+        raise ValueError(f"latency must be a number of seconds from 0 to 60, not {value!r}")
+    return latency
+
+
 def create_app(
     *,
     client_id: str = "sandbox-client-id",
@@ -212,6 +222,7 @@ def create_app(
     processing_delay: float = 0.0,
     token_lifetime: int = 86400,
     log_bodies: bool = True,
+    latency: float = 0.0,
 ) -> FastAPI:
     """The sandbox app; its state is ``app.state.sandbox``, ``.faults`` and ``.request_log``."""
     app = _SandboxFastAPI(
@@ -229,7 +240,12 @@ def create_app(
     app.state.sandbox = SandboxState(
         client_id,
         client_secret,
-        Settings(processing_delay=float(processing_delay), token_lifetime=token_lifetime, log_bodies=log_bodies),
+        Settings(
+            processing_delay=float(processing_delay),
+            token_lifetime=token_lifetime,
+            log_bodies=log_bodies,
+            latency=_latency(latency),
+        ),
     )
     app.state.faults = FaultRules()
     app.state.request_log = RequestLog()

@@ -80,6 +80,7 @@ class SandboxServer:
         processing_delay: float = 0.0,
         token_lifetime: int = 86400,
         allow_remote: bool = False,
+        latency: float = 0.0,
     ):
         check_bind_host(host, allow_remote)
         self.client_id = client_id
@@ -89,6 +90,7 @@ class SandboxServer:
             client_secret=client_secret,
             processing_delay=processing_delay,
             token_lifetime=token_lifetime,
+            latency=latency,
         )
         # "localhost" may resolve to ::1 first; clients try 127.0.0.1 as often, so use it.
         self._socket = _bind("127.0.0.1" if host == "localhost" else host, port)
@@ -223,7 +225,7 @@ class SandboxServer:
         self._admin("POST", "/reset")
 
     def configure(self, **settings: Any) -> dict:
-        """Change ``processing_delay``, ``token_lifetime`` and/or ``log_bodies``; returns all settings."""
+        """Change ``processing_delay``, ``token_lifetime``, ``log_bodies`` and/or ``latency``; returns all settings."""
         return self._admin("PUT", "/settings", settings)
 
     def seed_account_list(

@@ -57,6 +57,7 @@ class Settings:
     processing_delay: float = 0.0  # seconds from an accounts write to its job being applied
     token_lifetime: int = 86400  # seconds
     log_bodies: bool = True  # keep request bodies in the request log
+    latency: float = 0.0  # seconds every API request waits before it is handled (admin calls never)
 
     def update(self, changes: Any) -> dict:
         """Apply a partial update after validating all of it, so a bad one changes nothing."""
@@ -77,8 +78,14 @@ class Settings:
             )
         if "log_bodies" in changes:
             _bad_request(isinstance(changes["log_bodies"], bool), "log_bodies must be true or false")
+        if "latency" in changes:
+            latency = changes["latency"]
+            _bad_request(
+                isinstance(latency, (int, float)) and not isinstance(latency, bool) and 0 <= latency <= 60,
+                "latency must be a number of seconds from 0 to 60",
+            )
         for name, value in changes.items():
-            setattr(self, name, float(value) if name == "processing_delay" else value)
+            setattr(self, name, float(value) if name in ("processing_delay", "latency") else value)
         return asdict(self)
 
 

@@ -483,6 +483,7 @@ def test_settings_are_validated(server):
         "processing_delay": 1.0,
         "token_lifetime": 60,
         "log_bodies": True,
+        "latency": 0.0,
     }
     for bad in ({"processing_delay": -1}, {"token_lifetime": 0}, {"log_bodies": "yes"}, {"colour": "blue"}):
         with pytest.raises(ValueError):
