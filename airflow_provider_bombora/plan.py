@@ -36,7 +36,7 @@ from airflow_provider_bombora.mappings import DOMAIN_TARGET, PRIMARY_ID_TARGET, 
 
 # MIRROR stays importable from here, as it was before parameters.py became its home.
 from airflow_provider_bombora.parameters import DELTA, MIRROR, validate_sync_mode  # noqa: F401
-from airflow_provider_bombora.records import make_field_getter
+from airflow_provider_bombora.records import FieldGetter, make_field_getter
 
 # Adobe's segment membership statuses: "realized" and "existing" are members, "exited" left.
 MEMBER_STATUSES = frozenset({"realized", "existing"})
@@ -112,7 +112,8 @@ def collect_desired(
         )
     get_primary_id = make_field_getter(mappings.primary_id_source)
     get_domain = make_field_getter(mappings.domain_source)
-    get_status = make_field_getter(status_field) if is_delta else None
+    # Called only in delta mode (the is_delta checks below), where status_field was checked.
+    get_status: FieldGetter = make_field_getter(status_field) if is_delta else _no_field
     members: set[str] = set()
     exited: set[str] = set()
     rejected_by_reason: dict[str, int] = {}
@@ -180,7 +181,7 @@ def collect_desired(
         else:
             into.add(domain)
 
-    hints = []
+    hints: list[str] = []
     dict_records = received - rejected_by_reason.get(NOT_AN_OBJECT, 0)
     if dict_records:
         absent_sources = [
@@ -206,6 +207,11 @@ def collect_desired(
         rejected_sample=rejected_sample,
         hints=hints,
     )
+
+
+def _no_field(record: Mapping) -> None:
+    """The getter of the status in mirror mode, where no status is read."""
+    return None
 
 
 # --- masking ------------------------------------------------------------------------------------

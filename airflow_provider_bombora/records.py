@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -226,7 +226,7 @@ def _numbered_lines(file: BinaryIO, path: Path) -> Iterator[tuple[int, str]]:
         yield line_number, line
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(path: Path) -> Generator[tuple[int, list[str]], None, None]:
     """Non-blank CSV rows of ``path`` with the line each ends on."""
     with path.open("rb") as file:
         # strict: an unclosed quote is an error, not the rest of the file swallowed into one field

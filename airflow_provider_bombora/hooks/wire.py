@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from json.decoder import scanstring
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from airflow_provider_bombora import __version__
 from airflow_provider_bombora.exceptions import BomboraApiError, BomboraValidationError, shorten
 from airflow_provider_bombora.parameters import validate_batch_size
+
+if TYPE_CHECKING:
+    # typeshed declares the scanner only in _json; json.decoder's is the same function (or
+    # its pure-Python stand-in where the C accelerator is missing).
+    from _json import scanstring
+else:
+    from json.decoder import scanstring
 
 USER_AGENT = f"airflow-provider-bombora/{__version__}"
 TOKEN_PATH = "/oauth/token"
@@ -135,7 +141,8 @@ def select_account_list(summaries: Iterable[dict[str, Any]], name: str) -> dict[
     return matches[0] if matches else None
 
 
-_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# The pattern matches the empty string, so its match() never returns None.
+_skip_json_whitespace = cast("Callable[..., re.Match[str]]", re.compile(r"[ \t\n\r]*").match)
 
 
 class AccountDomains:
@@ -150,7 +157,7 @@ class AccountDomains:
         self._path = path
 
     def __iter__(self) -> Iterator[str]:
-        text, skip = self._text, _JSON_WHITESPACE.match
+        text, skip = self._text, _skip_json_whitespace
         index = skip(text).end()
         if text[index : index + 1] != "[":
             raise self._unexpected(index)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airflow_provider_bombora.sandbox.state import ApiError, Settings, utc_timestamp
 
@@ -195,7 +196,7 @@ class TrafficMiddleware:
 
     def __init__(
         self,
-        app,
+        app: ASGIApp,
         settings: Settings,
         faults: FaultRules,
         log: RequestLog,
@@ -207,7 +208,7 @@ class TrafficMiddleware:
         self.log = log
         self.expire_tokens = expire_tokens
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -222,7 +223,7 @@ class TrafficMiddleware:
         logged_body = _loggable(path, parsed) if self.settings.log_bodies else None
         entry = self.log.record(method, path, scope["query_string"].decode("latin-1"), logged_body)
 
-        async def send_and_log_status(message) -> None:
+        async def send_and_log_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
             await send(message)
@@ -235,6 +236,7 @@ class TrafficMiddleware:
         if fault.action == "drop":
             await _drop_connection(send, receive)
         elif fault.action == "delay":
+            assert fault.delay is not None  # FaultRule.from_json sets it for this action
             await asyncio.sleep(fault.delay)
             await self.app(scope, receive, send_and_log_status)
         elif fault.action == "expire_tokens":
@@ -245,11 +247,12 @@ class TrafficMiddleware:
             self.expire_tokens()
             await self.app(scope, receive, send_and_log_status)
         else:
+            assert fault.status is not None  # FaultRule.from_json sets it for the status action
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
             await JSONResponse(fault.body, fault.status, headers)(scope, receive, send_and_log_status)
 
 
-async def _read_body(receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
         message = await receive()
@@ -261,11 +264,11 @@ async def _read_body(receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive):
+def _replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already-read body to the app once, then defers to the server."""
     replayed = False
 
-    async def replaying_receive():
+    async def replaying_receive() -> Message:
         nonlocal replayed
         if replayed:
             return await receive()
@@ -275,7 +278,7 @@ def _replay(body: bytes, receive):
     return replaying_receive
 
 
-async def _drop_connection(send, receive) -> None:
+async def _drop_connection(send: Send, receive: Receive) -> None:
     """Close the connection without any response, as a crashed proxy would.
 
     ASGI has no way to do this: raising makes the server answer 500. uvicorn's ``send``
