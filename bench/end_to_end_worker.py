@@ -17,6 +17,7 @@ import cProfile
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import pendulum
 
@@ -32,6 +33,9 @@ from airflow_provider_bombora.mappings import (
     SUGGESTED_PRIMARY_ID_SOURCE,
 )
 from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 MAPPINGS = [
     {"source": SUGGESTED_PRIMARY_ID_SOURCE, "target": PRIMARY_ID_TARGET},
@@ -75,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
     )
     run_date = pendulum.parse(args.run_date)
-    context = {"data_interval_end": run_date, "logical_date": run_date}
+    if not isinstance(run_date, pendulum.DateTime):
+        parser.error(f"--run-date must be a date or a date-time, got {args.run_date!r}")
+    context: Context = {"data_interval_end": run_date, "logical_date": run_date}
 
     _ = operator.hook.base_url  # reads the connection (no request): its imports belong to the baseline too
     baseline = reset_peak_rss()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from bench.end_to_end import FIRST_RUN, FIXED_REQUESTS, RERUN, ActivationRun
 from bench.imports import ImportFigure
@@ -70,9 +70,15 @@ def _verdict(met: bool) -> str:
     return "met" if met else "NOT MET"
 
 
-def upload_ratios(figures: Sequence[UploadFigure]) -> dict[str, dict[str, float | None]]:
+class UploadRatios(TypedDict):
+    provider_vs_ceiling: float
+    provider_vs_http_hook: float | None  # None without the HttpHook (the bench extra)
+    batched_vs_per_account: float
+
+
+def upload_ratios(figures: Sequence[UploadFigure]) -> dict[str, UploadRatios]:
     """Per server: provider/ceiling, provider/HttpHook and batched/per-account throughput ratios."""
-    ratios = {}
+    ratios: dict[str, UploadRatios] = {}
     for server in dict.fromkeys(figure.server for figure in figures):
         rate = {figure.client: figure.accounts_per_second for figure in figures if figure.server == server}
         ratios[server] = {

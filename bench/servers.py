@@ -18,22 +18,16 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-from airflow_provider_bombora.sandbox import SandboxServer
+from airflow_provider_bombora.sandbox.server import SandboxAdmin
 
 START_TIMEOUT = 60.0  # seconds; the machine is small and shared
 _LISTENING = re.compile(r"listening on (\S+)")
 _CONNECTION_EXPORT = "export AIRFLOW_CONN_BOMBORA_DEFAULT="
 
 
-class RemoteSandbox:
+class RemoteSandbox(SandboxAdmin):
     """The admin API of a sandbox served by another process: :class:`SandboxServer`'s own helpers,
     bound to that process's URL instead of a server of this one."""
-
-    _admin = SandboxServer._admin
-    configure = SandboxServer.configure
-    request_log = SandboxServer.request_log
-    reset = SandboxServer.reset
-    seed_account_list = SandboxServer.seed_account_list
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -53,7 +47,7 @@ class RunningServer:
     connection_json: str
 
 
-def _start(stack: ExitStack, command: list[str]) -> subprocess.Popen:
+def _start(stack: ExitStack, command: list[str]) -> subprocess.Popen[str]:
     """Start a server process, stopped (SIGTERM, then SIGKILL) when ``stack`` closes."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
 
@@ -69,8 +63,9 @@ def _start(stack: ExitStack, command: list[str]) -> subprocess.Popen:
     return process
 
 
-def _printed_lines(process: subprocess.Popen, what: str, *, until: str) -> list[str]:
+def _printed_lines(process: subprocess.Popen[str], what: str, *, until: str) -> list[str]:
     """The lines ``process`` prints, up to and including the first that contains ``until``."""
+    assert process.stdout is not None  # started with stdout=PIPE
     deadline = time.monotonic() + START_TIMEOUT
     lines: list[str] = []
     while time.monotonic() < deadline:

@@ -110,7 +110,7 @@ def measure_triggers(
         for list_id in list_ids
     ]
     polls = 0
-    startup_cpu_end = None
+    startup_cpu_end: float | None = None
     read_status = trigger_module.aread_export_status
 
     async def counted_read_status(*args, **kwargs):
@@ -126,6 +126,7 @@ def measure_triggers(
     with mock.patch.object(trigger_module, "aread_export_status", counted_read_status), _output_discarded():
         events = asyncio.run(_first_events(waiting))
     cpu_end, wall_seconds = time.process_time(), time.perf_counter() - wall_start
+    assert startup_cpu_end is not None  # set by the poll that made `triggers` polls
     paths = Counter(entry["path"] for entry in admin.request_log(since=mark))
     admin.configure(processing_delay=0.0)
     return TriggerFigure(

@@ -80,11 +80,12 @@ def example_bombora_abm():
     )
     # [END howto_operator_bombora_activate]
 
+    # ignore[index]: Airflow annotates BaseOperator.output as XComArg; it is a PlainXComArg, with __getitem__.
     BomboraExportStatusSensor(
         task_id="wait_for_export",
-        account_list_id=activate.output["account_list_id"],
-        submitted_after=activate.output["submitted_at"],
-        expected_account_total=activate.output["accounts_valid"],
+        account_list_id=activate.output["account_list_id"],  # type: ignore[index]
+        submitted_after=activate.output["submitted_at"],  # type: ignore[index]
+        expected_account_total=activate.output["accounts_valid"],  # type: ignore[index]
         deferrable=True,
         poke_interval=15,
         timeout=60 * 60,

@@ -44,11 +44,12 @@ def example_bombora_dsp_integration():
     # [END howto_operator_bombora_activate_file]
 
     # [START howto_sensor_bombora_export_status]
+    # ignore[index]: Airflow annotates BaseOperator.output as XComArg; it is a PlainXComArg, with __getitem__.
     wait_for_export = BomboraExportStatusSensor(
         task_id="wait_for_export",
-        account_list_id=activate.output["account_list_id"],
+        account_list_id=activate.output["account_list_id"],  # type: ignore[index]
         # None when the activation had nothing to change: then there is nothing to wait for.
-        submitted_after=activate.output["submitted_at"],
+        submitted_after=activate.output["submitted_at"],  # type: ignore[index]
         deferrable=True,
         poke_interval=15,
         timeout=60 * 60,

@@ -51,10 +51,11 @@ def example_bombora_multichannel():
             mappings=MAPPINGS,
             max_rejected_ratio=0.1,
         )
+        # ignore[index]: Airflow annotates BaseOperator.output as XComArg; it is a PlainXComArg, with __getitem__.
         activate >> BomboraExportStatusSensor(
             task_id=task_id.replace("activate_", "wait_for_"),
-            account_list_id=activate.output["account_list_id"],
-            submitted_after=activate.output["submitted_at"],
+            account_list_id=activate.output["account_list_id"],  # type: ignore[index]
+            submitted_after=activate.output["submitted_at"],  # type: ignore[index]
             deferrable=True,
             poke_interval=15,
             timeout=60 * 60,

@@ -9,6 +9,7 @@ Every error body is ``{"message": ...}``, like the real API's.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from airflow_provider_bombora.sandbox.latency import LatencyMiddleware
 from airflow_provider_bombora.sandbox.state import ApiError, SandboxState, Settings
@@ -31,11 +33,11 @@ from airflow_provider_bombora.sandbox.traffic import (
 ACCOUNT_LISTS = "/account-list/v1/account-list"
 
 
-def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _json(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(json.dumps(value), status, headers, media_type="application/json")
 
 
-def _message(status: int, message: str | None, headers: dict[str, str] | None = None) -> Response:
+def _message(status: int, message: str | None, headers: Mapping[str, str] | None = None) -> Response:
     return _json({"message": message}, status, headers)
 
 
@@ -178,7 +180,7 @@ async def dump_state(request: Request) -> Response:
 
 
 class _SandboxFastAPI(FastAPI):
-    def build_middleware_stack(self):
+    def build_middleware_stack(self) -> ASGIApp:
         # Outside Starlette's own layers, so the traffic middleware gets uvicorn's `send`
         # (the latency layer around it passes `send` on unchanged).
         traffic = TrafficMiddleware(

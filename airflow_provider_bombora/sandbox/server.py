@@ -63,98 +63,11 @@ def _url(bound_address: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-class SandboxServer:
-    """A local Bombora API sandbox served by uvicorn in a daemon thread.
+class SandboxAdmin:
+    """The admin API of the sandbox at ``url``: :class:`SandboxServer`'s helpers, which work
+    the same against a sandbox that another process serves (``SandboxAdmin`` with its URL)."""
 
-    The socket is bound on construction, so ``port`` and ``url`` are known before
-    :meth:`start`; ``port=0`` picks a free port. A server can be started once.
-    """
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        client_id: str = "sandbox-client-id",
-        client_secret: str = "sandbox-client-secret",
-        processing_delay: float = 0.0,
-        token_lifetime: int = 86400,
-        allow_remote: bool = False,
-        latency: float = 0.0,
-    ):
-        check_bind_host(host, allow_remote)
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.app = create_app(
-            client_id=client_id,
-            client_secret=client_secret,
-            processing_delay=processing_delay,
-            token_lifetime=token_lifetime,
-            latency=latency,
-        )
-        # "localhost" may resolve to ::1 first; clients try 127.0.0.1 as often, so use it.
-        self._socket = _bind("127.0.0.1" if host == "localhost" else host, port)
-        bound_address, self.port = self._socket.getsockname()[:2]
-        self.url = _url(bound_address, self.port)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> SandboxServer:
-        """Serve in a daemon thread; return once connections are accepted."""
-        if self._thread is not None:
-            raise RuntimeError("This SandboxServer was already started; create a new one")
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,  # leave the host process's logging alone
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            proxy_headers=False,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name=f"bombora-sandbox-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"The Bombora sandbox did not start on {self.url}")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        """Shut down gracefully and wait for the thread; safe to call more than once."""
-        if self._thread is not None and self._thread.is_alive():
-            self._server.should_exit = True
-            self._thread.join(GRACEFUL_SHUTDOWN_TIMEOUT + 5)
-        self._socket.close()
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    # Airflow connection
-
-    def connection_uri(self, conn_type: str = "bombora") -> str:
-        """An Airflow connection URI; the host, scheme included, is URL-encoded so it survives."""
-        login, password, host = (quote(part, safe="") for part in (self.client_id, self.client_secret, self.url))
-        return f"{conn_type}://{login}:{password}@{host}"
-
-    def connection_json(self) -> str:
-        """The connection in Airflow's JSON form, e.g. for ``AIRFLOW_CONN_BOMBORA_DEFAULT``."""
-        return json.dumps(
-            {"conn_type": "bombora", "host": self.url, "login": self.client_id, "password": self.client_secret}
-        )
-
-    # Admin API helpers
+    url: str
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         request = urllib.request.Request(
@@ -255,3 +168,95 @@ class SandboxServer:
     def account_lists(self) -> list[dict]:
         """Every list's summary with its applied ``domains``."""
         return self._admin("GET", "/state")
+
+
+class SandboxServer(SandboxAdmin):
+    """A local Bombora API sandbox served by uvicorn in a daemon thread.
+
+    The socket is bound on construction, so ``port`` and ``url`` are known before
+    :meth:`start`; ``port=0`` picks a free port. A server can be started once.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        client_id: str = "sandbox-client-id",
+        client_secret: str = "sandbox-client-secret",
+        processing_delay: float = 0.0,
+        token_lifetime: int = 86400,
+        allow_remote: bool = False,
+        latency: float = 0.0,
+    ):
+        check_bind_host(host, allow_remote)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.app = create_app(
+            client_id=client_id,
+            client_secret=client_secret,
+            processing_delay=processing_delay,
+            token_lifetime=token_lifetime,
+            latency=latency,
+        )
+        # "localhost" may resolve to ::1 first; clients try 127.0.0.1 as often, so use it.
+        self._socket = _bind("127.0.0.1" if host == "localhost" else host, port)
+        bound_address, self.port = self._socket.getsockname()[:2]
+        self.url = _url(bound_address, self.port)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread; return once connections are accepted."""
+        if self._thread is not None:
+            raise RuntimeError("This SandboxServer was already started; create a new one")
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,  # leave the host process's logging alone
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"bombora-sandbox-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"The Bombora sandbox did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Shut down gracefully and wait for the thread; safe to call more than once."""
+        if self._server is not None and self._thread is not None and self._thread.is_alive():
+            self._server.should_exit = True
+            self._thread.join(GRACEFUL_SHUTDOWN_TIMEOUT + 5)
+        self._socket.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # Airflow connection
+
+    def connection_uri(self, conn_type: str = "bombora") -> str:
+        """An Airflow connection URI; the host, scheme included, is URL-encoded so it survives."""
+        login, password, host = (quote(part, safe="") for part in (self.client_id, self.client_secret, self.url))
+        return f"{conn_type}://{login}:{password}@{host}"
+
+    def connection_json(self) -> str:
+        """The connection in Airflow's JSON form, e.g. for ``AIRFLOW_CONN_BOMBORA_DEFAULT``."""
+        return json.dumps(
+            {"conn_type": "bombora", "host": self.url, "login": self.client_id, "password": self.client_secret}
+        )

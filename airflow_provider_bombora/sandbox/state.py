@@ -359,10 +359,8 @@ class SandboxState:
     def delete_accounts(self, list_id: str, body: Any) -> None:
         account_list = self._manual_list(list_id)
         ids = body.get("ids") if isinstance(body, dict) else None
-        _bad_request(
-            isinstance(ids, list) and len(ids) > 0 and all(_is_text(identifier) for identifier in ids),
-            'Body must be {"ids": [...]} with at least one account identifier',
-        )
+        if not (isinstance(ids, list) and len(ids) > 0 and all(_is_text(identifier) for identifier in ids)):
+            raise ApiError(400, 'Body must be {"ids": [...]} with at least one account identifier')
         self._refuse_if_pending(account_list)
         self._queue(account_list, "delete", ids)
 
