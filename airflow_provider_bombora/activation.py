@@ -23,20 +23,20 @@ from typing import Any, Protocol
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAudienceConflictError,
-    BomboraPendingUpdateError,
     BomboraValidationError,
-    StaleSnapshotError,
 )
-from airflow_provider_bombora.export_status import is_pending, wait_until
+from airflow_provider_bombora.claim import ListClaim, write_description
 from airflow_provider_bombora.mappings import ValidatedMappings
-from airflow_provider_bombora.ownership import ListOwnership, parse_description, render_description
+from airflow_provider_bombora.ownership import MANUAL, ListOwnership, parse_description, render_description
 from airflow_provider_bombora.parameters import DELTA, MIRROR
 from airflow_provider_bombora.plan import DesiredAudience, Plan, collect_desired, plan_delta, plan_mirror
 from airflow_provider_bombora.records import iter_records
+from airflow_provider_bombora.writes import wait_until_applied, write_plan
 
 log = logging.getLogger(__name__)
 
-MANUAL = "Manual"
+#: Rounds of writes a contended run makes before it gives up on bringing the list to its accounts.
+MAX_CONVERGE_ROUNDS = 5
 #: Domains of each side of a plan shown in the log and the summary; a dry run writes the whole
 #: plan to a file when it has more.
 PLAN_SAMPLE_SIZE = 10
@@ -50,8 +50,12 @@ class AccountListClient(Protocol):
     def get_account_list(self, account_list_id: str) -> dict: ...
     def update_account_list(self, account_list_id: str, definition: dict) -> dict: ...
     def iter_account_domains(self, account_list_id: str) -> Iterable[str]: ...
-    def add_accounts(self, account_list_id: str, domains: Any, batch_size: int = ..., progress: Any = ...) -> int: ...
-    def delete_accounts(self, account_list_id: str, ids: Any, batch_size: int = ..., progress: Any = ...) -> int: ...
+    def add_accounts(
+        self, account_list_id: str, domains: Any, batch_size: int = ..., progress: Any = ..., before_each: Any = ...
+    ) -> int: ...
+    def delete_accounts(
+        self, account_list_id: str, ids: Any, batch_size: int = ..., progress: Any = ..., before_each: Any = ...
+    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def check_audience(desired: DesiredAudience, request: ActivationRequest) -> None
         )
     if rejected:
         log.warning(
-            "%d of %d records rejected (%s): %s.%s", rejected, desired.received, _reasons(desired), _sample(desired), hints
+            "%d of %d records rejected (%s): %s.%s",
+            rejected, desired.received, _reasons(desired), _sample(desired), hints,
         )
 
 
@@ -142,25 +147,30 @@ def activate_audience(
 ) -> dict:
     """Bring the audience's Bombora account list in step with ``desired``; return the summary.
 
+    Runs of one audience may run at once (a backfill runs up to ten): they coordinate through
+    the list's marker (:mod:`~airflow_provider_bombora.claim`), and the list ends equal to the
+    newest snapshot's accounts.
+
     Raises :class:`BomboraValidationError` (nothing sent) when the audience fails
     :func:`check_audience`, :class:`BomboraAudienceConflictError` (nothing written) when the list
     belongs to another dataflow, and :class:`StaleSnapshotError` when it holds a newer snapshot.
     """
     check_audience(desired, request)
     summary = client.find_account_list(request.audience_name)
-    ownership = _check_ownership(summary, request)
-    _check_snapshot(ownership, request)
-
+    found = _check_ownership(summary, request)
+    # Runs are ordered by snapshot, unless allow_stale (or no snapshot) takes a run out of the order.
+    ordered = request.snapshot is not None and not request.allow_stale
     account_list_id = summary["id"] if summary else None
-    current: Iterable[str] = ()
-    if account_list_id is not None:
-        _wait_until_applied(client, account_list_id, request, sleep)
-        current = client.iter_account_domains(account_list_id)  # decoded as the planner reads it
-
-    if request.sync_mode == MIRROR:
-        plan = plan_mirror(desired.to_add_candidates, current)  # consumes the set: it is not needed after
-    else:
-        plan = plan_delta(desired.to_add_candidates, desired.to_remove_candidates, current)
+    claim = _claim(client, account_list_id, request) if ordered and account_list_id else None
+    if claim is not None:
+        claim.refuse_if_newer(found)
+    done = ListOwnership(request.dataflow_id, request.snapshot)
+    if claim is not None and found != done and not request.dry_run:
+        # Claimed before the members are read: a run that starts now sees this snapshot.
+        claim.take()
+    wanted = _Wanted.of(desired, request)
+    # An ordered run keeps its wanted set whole: should other runs write meanwhile, it plans again.
+    plan = _plan(client, account_list_id, wanted.copy() if ordered else wanted, request, sleep)
 
     result = _result(request, desired, plan, account_list_id)
     if request.dry_run:
@@ -178,24 +188,101 @@ def activate_audience(
     if plan.to_add or plan.to_remove:
         # Taken before the first write: the export status sensor waits for a change after it.
         result["submitted_at"] = datetime.now(timezone.utc).isoformat()
-    description = render_description(
-        request.audience_description, ListOwnership(request.dataflow_id, _newest_snapshot(ownership, request))
-    )
     if account_list_id is None:
-        account_list_id = _create_list(client, request, description)
+        account_list_id, claim = _create_list(client, request, ordered)
         result["account_list_id"] = account_list_id
-    elif (summary.get("description") or None) != description:
-        # Claiming before the first account write: a crash mid-run must not let an older
-        # snapshot overwrite what this run has started to apply.
-        _update_description(client, account_list_id, description)
+    elif claim is not None:
+        if not claim.taken and (plan.to_add or plan.to_remove):
+            claim.take()  # a rerun of the snapshot the list holds, with something to write
+    elif (summary.get("description") or None) != (description := _unordered_description(found, request)):
+        # Recorded before the first account write: a crash mid-run leaves the list marked.
+        write_description(client, account_list_id, client.get_account_list(account_list_id), description)
 
-    _send(client.delete_accounts, "removed", client, account_list_id, plan.to_remove, request, sleep)
-    _send(client.add_accounts, "added", client, account_list_id, plan.to_add, request, sleep)
+    write_plan(client, account_list_id, plan, request, sleep, claim)
+    if claim is not None and claim.taken:
+        claim.check()
+        if claim.contended:
+            _converge(client, account_list_id, wanted, request, sleep, claim)
+        claim.release()
     log.info(
         "Account list %s (%r): %d added, %d removed, %d unchanged, %d rejected.",
         account_list_id, request.audience_name, len(plan.to_add), len(plan.to_remove), plan.unchanged, result["rejected"],
     )
     return result
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """What the list must hold: ``add`` members (all of them in mirror mode) and ``remove`` exits."""
+
+    mirror: bool
+    add: set[str]
+    remove: set[str]
+
+    @classmethod
+    def of(cls, desired: DesiredAudience, request: ActivationRequest) -> _Wanted:
+        return cls(request.sync_mode == MIRROR, desired.to_add_candidates, desired.to_remove_candidates)
+
+    def copy(self) -> _Wanted:
+        """A copy for planning: a mirror plan consumes its set, and a contended run plans again."""
+        return _Wanted(self.mirror, set(self.add), self.remove)
+
+
+def _plan(
+    client: AccountListClient,
+    account_list_id: str | None,
+    wanted: _Wanted,
+    request: ActivationRequest,
+    sleep: Callable[[float], None],
+) -> Plan:
+    """The writes that bring the list to ``wanted``, from its members once Bombora has applied
+    every update (until then they are stale)."""
+    current: Iterable[str] = ()
+    if account_list_id is not None:
+        wait_until_applied(client, account_list_id, request, sleep)
+        current = client.iter_account_domains(account_list_id)  # decoded as the planner reads it
+    if wanted.mirror:
+        return plan_mirror(wanted.add, current)  # consumes the set
+    return plan_delta(wanted.add, wanted.remove, current)
+
+
+def _converge(
+    client: AccountListClient,
+    account_list_id: str,
+    wanted: _Wanted,
+    request: ActivationRequest,
+    sleep: Callable[[float], None],
+    claim: ListClaim,
+) -> None:
+    """Another run was at work on the list: write what still differs until the list holds ``wanted``."""
+    for round_number in range(1, MAX_CONVERGE_ROUNDS + 1):
+        claim.check()
+        plan = _plan(client, account_list_id, wanted.copy(), request, sleep)
+        if not (plan.to_add or plan.to_remove):
+            log.info("Account list %s holds this run's accounts (checked after other runs wrote to it).", account_list_id)
+            return
+        log.warning(
+            "Account list %s: other runs wrote to it meanwhile; writing %d additions and %d removals "
+            "again (round %d).", account_list_id, len(plan.to_add), len(plan.to_remove), round_number,
+        )
+        write_plan(client, account_list_id, plan, request, sleep, claim)
+    raise BomboraApiError(
+        f"Audience {request.audience_name!r}: account list {account_list_id} still differs from this run's "
+        f"accounts after {MAX_CONVERGE_ROUNDS} rounds of writes while other runs wrote to it; retry the task",
+        path=f"account-list/{account_list_id}",
+    )
+
+
+def _claim(client: AccountListClient, account_list_id: str, request: ActivationRequest) -> ListClaim:
+    assert request.snapshot is not None
+    return ListClaim(
+        client,
+        account_list_id,
+        audience_name=request.audience_name,
+        dataflow_id=request.dataflow_id,
+        snapshot=request.snapshot,
+        user_description=request.audience_description,
+    )
 
 
 def _check_ownership(summary: dict | None, request: ActivationRequest) -> ListOwnership | None:
@@ -212,7 +299,9 @@ def _check_ownership(summary: dict | None, request: ActivationRequest) -> ListOw
     _, ownership = parse_description(summary.get("description"))
     if ownership is None:
         if request.adopt_existing:
-            log.info("Adopting Manual account list %s (%r) for dataflow %r.", account_list_id, name, request.dataflow_id)
+            log.info(
+                "Adopting Manual account list %s (%r) for dataflow %r.", account_list_id, name, request.dataflow_id
+            )
             return None
         raise BomboraAudienceConflictError(
             f"Audience {name!r}: Bombora account list {account_list_id} has this name but was not "
@@ -230,135 +319,42 @@ def _check_ownership(summary: dict | None, request: ActivationRequest) -> ListOw
     return ownership
 
 
-def _check_snapshot(ownership: ListOwnership | None, request: ActivationRequest) -> None:
-    applied = ownership.snapshot_datetime() if ownership else None
-    if applied is None or request.snapshot is None or request.allow_stale:
-        return
-    if datetime.fromisoformat(request.snapshot) < applied:
-        raise StaleSnapshotError(
-            f"Audience {request.audience_name!r}: the account list already holds snapshot "
-            f"{ownership.snapshot}, newer than this run's {request.snapshot}; skipping so that an "
-            "older run never overwrites a newer state. Set allow_stale=True to apply it anyway."
-        )
+def _unordered_description(found: ListOwnership | None, request: ActivationRequest) -> str:
+    """The description a run out of the snapshot order records: the newest snapshot stays, so that
+    an allowed stale run never moves it back."""
+    snapshots = [snapshot for snapshot in (found.snapshot if found else None, request.snapshot) if snapshot]
+    newest = max(snapshots, key=datetime.fromisoformat) if snapshots else None
+    return render_description(request.audience_description, ListOwnership(request.dataflow_id, newest))
 
 
-def _newest_snapshot(ownership: ListOwnership | None, request: ActivationRequest) -> str | None:
-    """The snapshot to record: this run's, unless an allowed stale run would move it back."""
-    if ownership is None or ownership.snapshot is None or request.snapshot is None:
-        return request.snapshot or (ownership.snapshot if ownership else None)
-    return max(ownership.snapshot, request.snapshot, key=datetime.fromisoformat)
+def _create_list(client: AccountListClient, request: ActivationRequest, ordered: bool) -> tuple[str, ListClaim | None]:
+    """Create the list, claimed in its description; return its id and the claim (None if not ordered).
 
-
-def _wait_until_applied(
-    client: AccountListClient, account_list_id: str, request: ActivationRequest, sleep: Callable[[float], None]
-) -> bool:
-    """Wait, bounded, until the list has no pending update: until then its domains are stale.
-
-    Returns whether there was an update to wait for.
+    Answered 422 "name in use", the list was made meanwhile: by this run (a create retried after a
+    lost answer: there are no idempotency keys) or by a concurrent run. Either way it is then an
+    existing list, claimed like one, and the run verifies its result.
     """
-
-    def timed_out(_: str) -> BomboraPendingUpdateError:
-        return BomboraPendingUpdateError(
-            f"account list still has an update pending after {request.pending_update_timeout:g} s; "
-            "Bombora has not applied the previous write yet. Retry later or raise pending_update_timeout.",
-            status=409,
-            path=f"account-list/{account_list_id}",
-        )
-
-    return wait_until(
-        lambda: "an update is pending" if is_pending(client.get_account_list(account_list_id)) else None,
-        timeout=request.pending_update_timeout,
-        poll_interval=request.poll_interval,
-        timed_out=timed_out,
-        describe=f"Account list {account_list_id}",
-        sleep=sleep,
-    )
-
-
-def _create_list(client: AccountListClient, request: ActivationRequest, description: str) -> str:
+    ownership = ListOwnership(request.dataflow_id, request.snapshot, writing=ordered)
+    description = render_description(request.audience_description, ownership) if ordered else _unordered_description(None, request)
     try:
-        return client.create_account_list(request.audience_name, description)
+        account_list_id = client.create_account_list(request.audience_name, description)
     except BomboraApiError as error:
         if error.status != 422:
             raise
-        # No idempotency keys: a create retried after a lost answer finds its own list.
         summary = client.find_account_list(request.audience_name)
         if summary is None:
             raise
-        _check_ownership(summary, request)
-        return summary["id"]
-
-
-def _update_description(client: AccountListClient, account_list_id: str, description: str) -> None:
-    definition = client.get_account_list(account_list_id)
-    metadata = definition.get("metadata") or {}
-    client.update_account_list(
-        account_list_id,
-        {
-            "type": definition.get("type", MANUAL),
-            "metadata": {"name": metadata.get("name"), "description": description},
-            "specification": definition.get("specification") or {},
-        },
-    )
-
-
-def _send(
-    write: Callable[..., int],
-    verb: str,
-    client: AccountListClient,
-    account_list_id: str,
-    domains: list[str],
-    request: ActivationRequest,
-    sleep: Callable[[float], None],
-) -> None:
-    """Send ``domains`` in batches; on 409 wait for the pending update and resume where it stopped."""
-    progress = ProgressLog(verb, len(domains))
-    done = 0
-    stalled_since: float | None = None
-    while done < len(domains):
-        sent_in_call = 0
-
-        def on_batch(sent: int) -> None:
-            nonlocal sent_in_call
-            sent_in_call = sent
-            progress.update(done + sent)
-
-        try:
-            write(account_list_id, domains[done:] if done else domains, batch_size=request.batch_size, progress=on_batch)
-            return
-        except BomboraPendingUpdateError as error:
-            done += sent_in_call
-            now = time.monotonic()
-            if sent_in_call or stalled_since is None:
-                stalled_since = now
-            elif now - stalled_since >= request.pending_update_timeout:
-                raise BomboraPendingUpdateError(
-                    f"Bombora kept answering 409 to account writes on list {account_list_id} for "
-                    f"{request.pending_update_timeout:g} s; retry later or raise pending_update_timeout.",
-                    status=409,
-                    method=error.method,
-                    path=error.path,
-                ) from error
-            if not _wait_until_applied(client, account_list_id, request, sleep):
-                # 409 with no update pending: the list is "currently in use"; give it time.
-                sleep(request.poll_interval)
-
-
-class ProgressLog:
-    """Logs progress of a long upload at every 10% step ("added 40,000 of 100,000 accounts (40%)")."""
-
-    def __init__(self, verb: str, total: int) -> None:
-        self.verb = verb
-        self.total = total
-        self._next_tenth = 1
-
-    def update(self, done: int) -> None:
-        if not self.total:
-            return
-        tenth = done * 10 // self.total
-        if tenth >= self._next_tenth:
-            self._next_tenth = tenth + 1
-            log.info("%s %s of %s accounts (%d%%)", self.verb, f"{done:,}", f"{self.total:,}", done * 100 // self.total)
+        found = _check_ownership(summary, request)
+        if not ordered:
+            return summary["id"], None
+        claim = _claim(client, summary["id"], request)
+        claim.contended = True
+        claim.take()
+        return summary["id"], claim
+    claim = _claim(client, account_list_id, request) if ordered else None
+    if claim is not None:
+        claim.created()
+    return account_list_id, claim
 
 
 def _result(request: ActivationRequest, desired: DesiredAudience, plan: Plan, account_list_id: str | None) -> dict:

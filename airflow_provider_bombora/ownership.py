@@ -1,10 +1,15 @@
-"""Which dataflow owns an account list, and the newest snapshot applied to it.
+"""Which dataflow owns an account list, the newest snapshot claimed for it, and whether the run
+that claimed it is still writing.
 
 Bombora keeps nothing for us but a list's ``description``, so the provider records ownership
 there, on a line of its own that any Airflow deployment can read back::
 
     High intent accounts for Q3 campaigns
     [airflow-provider-bombora] {"dataflow_id": "abm.activate", "snapshot": "2024-05-02T00:00:00+00:00"}
+
+While a run writes accounts the marker also says ``"writing": true``, so that a newer run that
+claims the list meanwhile knows to check the list once the writes are applied (see
+:mod:`~airflow_provider_bombora.claim`).
 
 The text above the marker line is the user's ``audience_description``. Pure module: no
 Airflow or HTTP import.
@@ -17,14 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MARKER_PREFIX = "[airflow-provider-bombora] "
+#: The only type of account list that accepts uploads, and so the only one a dataflow owns.
+MANUAL = "Manual"
 
 
 @dataclass(frozen=True)
 class ListOwnership:
-    """What the marker line records: the owning dataflow and the newest snapshot applied."""
+    """What the marker line records: the owning dataflow, the newest snapshot claimed, and
+    whether the run that claimed it is writing."""
 
     dataflow_id: str
     snapshot: str | None = None
+    writing: bool = False
 
     def snapshot_datetime(self) -> datetime | None:
         return datetime.fromisoformat(self.snapshot) if self.snapshot else None
@@ -51,9 +60,10 @@ def parse_description(description: str | None) -> tuple[str | None, ListOwnershi
 
 def render_description(user_description: str | None, ownership: ListOwnership) -> str:
     """The description to store: the user's text, then the marker line."""
-    marker = MARKER_PREFIX + json.dumps(
-        {"dataflow_id": ownership.dataflow_id, "snapshot": ownership.snapshot}, sort_keys=True
-    )
+    fields: dict[str, object] = {"dataflow_id": ownership.dataflow_id, "snapshot": ownership.snapshot}
+    if ownership.writing:
+        fields["writing"] = True
+    marker = MARKER_PREFIX + json.dumps(fields, sort_keys=True)
     return f"{user_description}\n{marker}" if user_description else marker
 
 
@@ -70,4 +80,4 @@ def _decode_marker(payload: str) -> ListOwnership | None:
             datetime.fromisoformat(snapshot)
         except (TypeError, ValueError):
             return None
-    return ListOwnership(dataflow_id=data["dataflow_id"], snapshot=snapshot)
+    return ListOwnership(dataflow_id=data["dataflow_id"], snapshot=snapshot, writing=data.get("writing") is True)

@@ -203,15 +203,29 @@ class BomboraHook(BaseHook):
         token = self._token
         return (self._get_settings().client_secret, token.value if token else None)
 
-    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        before_attempt: Callable[[], None] | None = None,
+    ) -> requests.Response:
         """Send one request with retries; return the last answer that is not worth retrying.
 
+        :param before_attempt: Called before every attempt; what it raises ends the request.
         :raises BomboraApiError: when every attempt failed (status ``None`` if no answer came).
         """
         options = self._get_settings().options
         retrying = Retrying(**retry_policy(options, method, path, self.log), sleep=self._sleep)
+
+        def attempt() -> requests.Response:
+            if before_attempt is not None:
+                before_attempt()
+            return self._send_once(method, path, body, headers)
+
         try:
-            return retrying(self._send_once, method, path, body, headers)
+            return retrying(attempt)
         except TransientFailure as failure:
             raise failure.error.after_attempts(options.max_attempts) from failure.__cause__
 
@@ -265,6 +279,7 @@ class BomboraHook(BaseHook):
         *,
         check: Callable[[Any], bool] | None = None,
         expected: str = "",
+        before_attempt: Callable[[], None] | None = None,
     ) -> Any:
         """Send an authenticated request and return its decoded JSON answer (``None`` if empty).
 
@@ -272,8 +287,9 @@ class BomboraHook(BaseHook):
 
         :param check: Tells whether the decoded answer has the documented shape.
         :param expected: What ``check`` expects, for the error message.
+        :param before_attempt: Called before every attempt (see :meth:`_send`).
         """
-        response = self._authorized(method, path, body)
+        response = self._authorized(method, path, body, before_attempt)
         return decode_answer(
             response.status_code,
             response.content,
@@ -284,18 +300,20 @@ class BomboraHook(BaseHook):
             expected=expected,
         )
 
-    def _authorized(self, method: str, path: str, body: bytes | None = None) -> requests.Response:
+    def _authorized(
+        self, method: str, path: str, body: bytes | None = None, before_attempt: Callable[[], None] | None = None
+    ) -> requests.Response:
         """Send a request with the access token; return the successful answer.
 
         A 401 gets one new token and one repeat of the request: tokens expire or are revoked.
         """
         headers = {"Content-Type": "application/json"} if body is not None else {}
         token = self._current_token()
-        response = self._send(method, path, body, {**headers, "Authorization": f"Bearer {token}"})
+        response = self._send(method, path, body, {**headers, "Authorization": f"Bearer {token}"}, before_attempt)
         if response.status_code == 401:
             self.log.info("Bombora refused the access token for %s %s; getting a new one", method, path)
             token = self._renew_token(refused=token)
-            response = self._send(method, path, body, {**headers, "Authorization": f"Bearer {token}"})
+            response = self._send(method, path, body, {**headers, "Authorization": f"Bearer {token}"}, before_attempt)
         if response.status_code >= 300:
             raise error_for_response(
                 response.status_code, response.content, method=method, path=path, secrets=self._secrets()
@@ -370,6 +388,7 @@ class BomboraHook(BaseHook):
         batch_size: int = 1000,
         *,
         progress: Callable[[int], None] | None = None,
+        before_each: Callable[[], None] | None = None,
     ) -> int:
         """Add (or update) accounts identified by domain, in batches; return how many were sent.
 
@@ -382,9 +401,17 @@ class BomboraHook(BaseHook):
         :param domains: Bare domains, e.g. ``acme.com``.
         :param batch_size: Accounts per request, 1 to 10000.
         :param progress: Called after each batch with the number of accounts sent so far.
+        :param before_each: Called before every attempt to send a batch, retries included; what it
+            raises stops the writes (the activation checks its claim on the list there).
         """
         return self._write_in_batches(
-            account_list_path(account_list_id, "/accounts"), accounts_body, domains, batch_size, "domains", progress
+            account_list_path(account_list_id, "/accounts"),
+            accounts_body,
+            domains,
+            batch_size,
+            "domains",
+            progress,
+            before_each,
         )
 
     def delete_accounts(
@@ -394,6 +421,7 @@ class BomboraHook(BaseHook):
         batch_size: int = 1000,
         *,
         progress: Callable[[int], None] | None = None,
+        before_each: Callable[[], None] | None = None,
     ) -> int:
         """Remove accounts by identifier (the domain, unless added with an ``id``); return how many were sent.
 
@@ -404,6 +432,7 @@ class BomboraHook(BaseHook):
         :param ids: Account identifiers.
         :param batch_size: Identifiers per request, 1 to 10000.
         :param progress: Called after each batch with the number of identifiers sent so far.
+        :param before_each: As for :meth:`add_accounts`.
         """
         return self._write_in_batches(
             account_list_path(account_list_id, "/delete-accounts"),
@@ -412,6 +441,7 @@ class BomboraHook(BaseHook):
             batch_size,
             "ids",
             progress,
+            before_each,
         )
 
     def _write_in_batches(
@@ -422,10 +452,11 @@ class BomboraHook(BaseHook):
         batch_size: int,
         name: str,
         progress: Callable[[int], None] | None,
+        before_each: Callable[[], None] | None,
     ) -> int:
         sent = 0
         for batch in unique_batches(values, batch_size, name):
-            self._call("POST", path, encode(batch))
+            self._call("POST", path, encode(batch), before_attempt=before_each)
             sent += len(batch)
             if progress is not None:
                 progress(sent)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 
 import pytest
+from fakes import NAME, FakeAccountLists
 
 from airflow_provider_bombora.activation import ActivationRequest, activate_audience, check_audience, read_audience
 from airflow_provider_bombora.exceptions import (
-    BomboraApiError,
     BomboraAudienceConflictError,
     BomboraPendingUpdateError,
     BomboraValidationError,
@@ -21,103 +20,10 @@ from airflow_provider_bombora.exceptions import (
 from airflow_provider_bombora.ownership import ListOwnership, parse_description, render_description
 from airflow_provider_bombora.plan import DesiredAudience
 
-NAME = "High intent accounts"
 DATAFLOW = "abm.activate"
 SNAPSHOT = "2026-11-27T00:00:00+00:00"
 OLDER = "2026-11-26T00:00:00+00:00"
 NEWER = "2026-11-28T00:00:00+00:00"
-
-
-class FakeAccountLists:
-    """The account list calls of BomboraHook, in memory, recording every call.
-
-    ``pending_reads``: how many reads of a list still show a pending update after a write.
-    ``conflicts``: ``{"add" | "delete": [batch numbers answered 409]}`` (1-based, counted per method).
-    """
-
-    def __init__(self, pending_reads: int = 0, conflicts: dict[str, list[int]] | None = None) -> None:
-        self.lists: dict[str, dict] = {}
-        self.calls: list[str] = []
-        self.pending_reads = pending_reads
-        self.conflicts = conflicts or {}
-        self._batches = {"add": 0, "delete": 0}
-        self._pending: dict[str, int] = {}
-        self.lose_create_answer = False
-
-    def seed(self, domains=(), *, ownership: ListOwnership | None = None, type: str = "Manual", description=None) -> str:
-        list_id = str(uuid.uuid4())
-        if ownership is not None:
-            description = render_description(description, ownership)
-        self.lists[list_id] = {"name": NAME, "type": type, "description": description, "domains": set(domains)}
-        return list_id
-
-    def writes(self) -> list[str]:
-        return [call for call in self.calls if call.split()[0] in ("create", "update", "add", "delete")]
-
-    # --- the client ---
-
-    def find_account_list(self, name: str) -> dict | None:
-        self.calls.append(f"find {name}")
-        for list_id, stored in self.lists.items():
-            if stored["name"] == name:
-                return {"id": list_id, "name": name, "type": stored["type"], "description": stored["description"]}
-        return None
-
-    def create_account_list(self, name: str, description: str | None = None) -> str:
-        self.calls.append(f"create {name}")
-        if any(stored["name"] == name for stored in self.lists.values()):
-            raise BomboraApiError("name in use", status=422, method="POST", path="/account-list")
-        list_id = str(uuid.uuid4())
-        self.lists[list_id] = {"name": name, "type": "Manual", "description": description, "domains": set()}
-        if self.lose_create_answer:
-            self.lose_create_answer = False
-            raise BomboraApiError("name in use", status=422, method="POST", path="/account-list")
-        return list_id
-
-    def get_account_list(self, account_list_id: str) -> dict:
-        self.calls.append(f"get {account_list_id}")
-        stored = self.lists[account_list_id]
-        pending = self._pending.get(account_list_id, 0) > 0
-        if pending:
-            self._pending[account_list_id] -= 1
-        metadata = {"name": stored["name"], "description": stored["description"], "pendingUpdate": pending}
-        return {"type": stored["type"], "metadata": metadata, "specification": {}}
-
-    def update_account_list(self, account_list_id: str, definition: dict) -> dict:
-        self.calls.append(f"update {account_list_id}")
-        self.lists[account_list_id]["description"] = definition["metadata"]["description"]
-        return definition
-
-    def iter_account_domains(self, account_list_id: str):
-        self.calls.append(f"domains {account_list_id}")
-        return iter(sorted(self.lists[account_list_id]["domains"]))
-
-    def add_accounts(self, account_list_id, domains, batch_size=1000, progress=None) -> int:
-        return self._write("add", account_list_id, list(domains), batch_size, progress)
-
-    def delete_accounts(self, account_list_id, ids, batch_size=1000, progress=None) -> int:
-        return self._write("delete", account_list_id, list(ids), batch_size, progress)
-
-    def _write(self, kind, account_list_id, values, batch_size, progress) -> int:
-        """Apply the batches, answering 409 to those scheduled in ``conflicts``."""
-        sent = 0
-        for start in range(0, len(values), batch_size):
-            self._batches[kind] += 1
-            batch = values[start : start + batch_size]
-            if self._batches[kind] in self.conflicts.get(kind, []):
-                self._pending[account_list_id] = self.pending_reads
-                raise BomboraPendingUpdateError("pending", status=409, method="POST", path=f"/{kind}")
-            self.calls.append(f"{kind} {len(batch)}")
-            domains = self.lists[account_list_id]["domains"]
-            if kind == "add":
-                domains.update(batch)
-            else:
-                domains.difference_update(batch)
-            self._pending[account_list_id] = self.pending_reads
-            sent += len(batch)
-            if progress is not None:
-                progress(sent)
-        return sent
 
 
 def desired(*domains: str, received: int | None = None, rejected: dict | None = None, hints=(), duplicates=0, remove=()) -> DesiredAudience:

@@ -9,8 +9,9 @@ from airflow_provider_bombora.ownership import MARKER_PREFIX, ListOwnership, par
 
 @pytest.mark.parametrize("user_text", [None, "High intent accounts", "Line one\nline two"])
 @pytest.mark.parametrize("snapshot", [None, "2024-05-02T00:00:00+00:00"])
-def test_render_then_parse_round_trips(user_text, snapshot):
-    ownership = ListOwnership("abm.activate", snapshot)
+@pytest.mark.parametrize("writing", [False, True])
+def test_render_then_parse_round_trips(user_text, snapshot, writing):
+    ownership = ListOwnership("abm.activate", snapshot, writing)
     assert parse_description(render_description(user_text, ownership)) == (user_text, ownership)
 
 
@@ -39,6 +40,12 @@ def test_lists_without_a_valid_marker_have_no_owner(description):
     text, ownership = parse_description(description)
     assert ownership is None
     assert text == description
+
+
+def test_the_writing_flag_is_written_only_while_a_run_writes():
+    writing = render_description(None, ListOwnership("dag.task", "2024-01-01T00:00:00+00:00", writing=True))
+    assert writing == MARKER_PREFIX + '{"dataflow_id": "dag.task", "snapshot": "2024-01-01T00:00:00+00:00", "writing": true}'
+    assert "writing" not in render_description(None, ListOwnership("dag.task", "2024-01-01T00:00:00+00:00"))
 
 
 def test_snapshot_datetime():
