@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from airflow_provider_bombora.claim import ListClaim, write_description
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAudienceConflictError,
     BomboraValidationError,
 )
-from airflow_provider_bombora.claim import ListClaim, write_description
 from airflow_provider_bombora.mappings import ValidatedMappings
 from airflow_provider_bombora.ownership import MANUAL, ListOwnership, parse_description, render_description
 from airflow_provider_bombora.parameters import DELTA, MIRROR
@@ -51,10 +51,10 @@ class AccountListClient(Protocol):
     def update_account_list(self, account_list_id: str, definition: dict) -> dict: ...
     def iter_account_domains(self, account_list_id: str) -> Iterable[str]: ...
     def add_accounts(
-        self, account_list_id: str, domains: Any, batch_size: int = ..., progress: Any = ..., before_each: Any = ...
+        self, account_list_id: str, domains: Any, batch_size: int = ..., *, progress: Any = ..., before_each: Any = ...
     ) -> int: ...
     def delete_accounts(
-        self, account_list_id: str, ids: Any, batch_size: int = ..., progress: Any = ..., before_each: Any = ...
+        self, account_list_id: str, ids: Any, batch_size: int = ..., *, progress: Any = ..., before_each: Any = ...
     ) -> int: ...
 
 
@@ -194,7 +194,9 @@ def activate_audience(
     elif claim is not None:
         if not claim.taken and (plan.to_add or plan.to_remove):
             claim.take()  # a rerun of the snapshot the list holds, with something to write
-    elif (summary.get("description") or None) != (description := _unordered_description(found, request)):
+    elif summary is not None and (summary.get("description") or None) != (
+        description := _unordered_description(found, request)
+    ):
         # Recorded before the first account write: a crash mid-run leaves the list marked.
         write_description(client, account_list_id, client.get_account_list(account_list_id), description)
 
@@ -206,7 +208,8 @@ def activate_audience(
         claim.release()
     log.info(
         "Account list %s (%r): %d added, %d removed, %d unchanged, %d rejected.",
-        account_list_id, request.audience_name, len(plan.to_add), len(plan.to_remove), plan.unchanged, result["rejected"],
+        account_list_id, request.audience_name,
+        len(plan.to_add), len(plan.to_remove), plan.unchanged, result["rejected"],
     )
     return result
 
@@ -259,7 +262,9 @@ def _converge(
         claim.check()
         plan = _plan(client, account_list_id, wanted.copy(), request, sleep)
         if not (plan.to_add or plan.to_remove):
-            log.info("Account list %s holds this run's accounts (checked after other runs wrote to it).", account_list_id)
+            log.info(
+                "Account list %s holds this run's accounts (checked after other runs wrote to it).", account_list_id
+            )
             return
         log.warning(
             "Account list %s: other runs wrote to it meanwhile; writing %d additions and %d removals "
@@ -335,7 +340,10 @@ def _create_list(client: AccountListClient, request: ActivationRequest, ordered:
     existing list, claimed like one, and the run verifies its result.
     """
     ownership = ListOwnership(request.dataflow_id, request.snapshot, writing=ordered)
-    description = render_description(request.audience_description, ownership) if ordered else _unordered_description(None, request)
+    if ordered:
+        description = render_description(request.audience_description, ownership)
+    else:
+        description = _unordered_description(None, request)
     try:
         account_list_id = client.create_account_list(request.audience_name, description)
     except BomboraApiError as error:
@@ -344,16 +352,17 @@ def _create_list(client: AccountListClient, request: ActivationRequest, ordered:
         summary = client.find_account_list(request.audience_name)
         if summary is None:
             raise
-        found = _check_ownership(summary, request)
+        _check_ownership(summary, request)
         if not ordered:
             return summary["id"], None
         claim = _claim(client, summary["id"], request)
         claim.contended = True
         claim.take()
         return summary["id"], claim
-    claim = _claim(client, account_list_id, request) if ordered else None
-    if claim is not None:
-        claim.created()
+    if not ordered:
+        return account_list_id, None
+    claim = _claim(client, account_list_id, request)
+    claim.created()
     return account_list_id, claim
 
 

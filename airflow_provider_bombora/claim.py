@@ -173,7 +173,8 @@ class ListClaim:
         return parse_description(description_of(definition))[1]
 
     def _write(self, ownership: ListOwnership, definition: dict[str, Any]) -> None:
-        write_description(self.client, self.account_list_id, definition, render_description(self.user_description, ownership))
+        description = render_description(self.user_description, ownership)
+        write_description(self.client, self.account_list_id, definition, description)
 
 
 def write_description(client: ClaimClient, account_list_id: str, definition: dict[str, Any], description: str) -> None:
