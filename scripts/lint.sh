@@ -13,4 +13,10 @@ echo "ruff check ${paths[*]}" >&2
 "$python" -m ruff check "${paths[@]}" || status=1
 echo "mypy ${paths[*]}" >&2
 "$python" -m mypy "${paths[@]}" || status=1
+# The conftest.py files below tests/ (left out above: mypy would name them all `conftest`), one
+# run each.
+while IFS= read -r conftest; do
+  echo "mypy $conftest" >&2
+  "$python" -m mypy "$conftest" || status=1
+done < <(find tests -mindepth 2 -name conftest.py | sort)
 exit "$status"
