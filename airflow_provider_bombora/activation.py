@@ -202,10 +202,18 @@ def activate_audience(
 
     write_plan(client, account_list_id, plan, request, sleep, claim)
     if claim is not None and claim.taken:
-        claim.check()
         if claim.contended:
             _converge(client, account_list_id, wanted, request, sleep, claim)
-        claim.release()
+        for _ in range(MAX_CONVERGE_ROUNDS):
+            if claim.release():
+                break
+            _converge(client, account_list_id, wanted, request, sleep, claim)
+        else:
+            raise BomboraApiError(
+                f"Audience {request.audience_name!r}: older runs kept claiming account list {account_list_id} "
+                "while this run checked it; retry the task",
+                path=f"account-list/{account_list_id}",
+            )
     log.info(
         "Account list %s (%r): %d added, %d removed, %d unchanged, %d rejected.",
         account_list_id, request.audience_name,

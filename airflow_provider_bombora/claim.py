@@ -13,7 +13,8 @@ marker in the list's description (:mod:`~airflow_provider_bombora.ownership`):
    still ``writing``, its own claim overwritten, a create answered "name in use") does not
    trust its plan: once Bombora has applied every update, it reads the list and writes what
    still differs from its accounts, until the list equals them.
-4. **Release.** At the end it clears ``writing``, if the marker is still its own.
+4. **Release.** At the end it clears ``writing``, if the marker is still its own; finding an
+   older run's claim there instead, it verifies the list first (step 3).
 
 So the newest run is the last to write, and it checks the result. The limit: an older run
 that read the marker just before the newest run claimed may send one more request after the
@@ -140,17 +141,23 @@ class ListClaim:
             self.contended = True
             self.take()
 
-    def release(self) -> None:
-        """Clear ``writing`` once every write is sent: the marker then says this snapshot is whole.
+    def release(self) -> bool:
+        """After the writes: clear ``writing`` if the marker is still this run's claim.
 
-        :raises StaleSnapshotError: when a newer run claimed the list meanwhile (it verifies
-            the list itself).
+        Returns False, releasing nothing, when an older run's claim is found there instead: the
+        list must then be verified (:attr:`contended` is set) before releasing again.
+
+        :raises StaleSnapshotError: when a newer run claimed the list meanwhile (that run
+            verifies the list itself).
         """
         definition = self.client.get_account_list(self.account_list_id)
         found = self._ownership(definition)
-        self._refuse_newer(found)
-        if found is not None and found.writing and found.snapshot == self.snapshot:
-            self._write(ListOwnership(self.mine.dataflow_id, self.snapshot), definition)
+        self._note(found)
+        if found != self.mine:
+            self.contended = True
+            return False
+        self._write(ListOwnership(self.mine.dataflow_id, self.snapshot), definition)
+        return True
 
     # --- helpers ---
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from datetime import datetime, timezone
 
 from airflow_provider_bombora.exceptions import BomboraValidationError
 
@@ -127,3 +128,27 @@ def as_number(value: object) -> float | None:
     else:
         return None
     return number if math.isfinite(number) else None
+
+
+def validate_snapshot(value: object) -> str:
+    """The moment an audience's data is as of: an ISO 8601 date or date-time (a date means its
+    midnight; no zone means UTC), or a datetime; returned as UTC ISO 8601 text."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            # Python 3.10's fromisoformat does not read a "Z" suffix.
+            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+        except ValueError:
+            moment = None
+    else:
+        moment = None
+    if moment is None:
+        raise BomboraValidationError(
+            "snapshot",
+            f"must be an ISO 8601 date or date-time such as 2026-11-27 or 2026-11-27T06:00:00+00:00 (got {value!r:.80}); "
+            "it says what the audience's data is as of",
+        )
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.isoformat()

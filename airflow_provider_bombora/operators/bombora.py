@@ -14,6 +14,7 @@ from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.mappings import validate_mappings
 from airflow_provider_bombora.parameters import (
     MIRROR,
+    validate_snapshot,
     validate_audience_description,
     validate_audience_name,
     validate_audience_origin,
@@ -61,6 +62,11 @@ class BomboraActivateAudienceOperator(BaseOperator):
     :param max_rejected_ratio: fail, before sending anything, when more than this share of
         the records is rejected.
     :param allow_empty: in ``mirror`` mode, let an audience with no valid account empty the list.
+    :param snapshot: what the audience's data is as of (ISO 8601 date or date-time; e.g. the
+        export's own timestamp). Runs apply in snapshot order: one older than the list's is
+        skipped. Default: the run's logical date, for scheduled, backfill and manual runs alike;
+        for a run without a logical date (the UI's Trigger button), when it was triggered
+        (``run_after``). (templated)
     :param allow_stale: apply a run whose snapshot is older than the one the list holds.
     :param adopt_existing: take over a Manual list of that name that no dataflow owns.
     :param dry_run: validate, read the list and compute the plan; write nothing. The summary
@@ -88,6 +94,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         "mappings",
         "dataflow_id",
         "plan_file",
+        "snapshot",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"mappings": "json", "accounts": "json"}
     ui_color = "#e6f1fb"
@@ -113,6 +120,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         adopt_existing: bool = False,
         dry_run: bool = False,
         plan_file: str | None = None,
+        snapshot: str | None = None,
         pending_update_timeout: float = 900,
         poll_interval: float = 10,
         wait_for_completion: bool = False,
@@ -140,6 +148,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         self.adopt_existing = adopt_existing
         self.dry_run = dry_run
         self.plan_file = plan_file
+        self.snapshot = snapshot
         self.pending_update_timeout = pending_update_timeout
         self.poll_interval = poll_interval
         self.wait_for_completion = wait_for_completion
@@ -179,18 +188,44 @@ class BomboraActivateAudienceOperator(BaseOperator):
 
         return BomboraHook(bombora_conn_id=self.bombora_conn_id)
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as usual; a template error is the same at every retry, so it fails the task at once."""
+        from jinja2 import TemplateError
+
+        try:
+            super().render_template_fields(context, jinja_env)
+        except TemplateError as error:
+            hint = (
+                " This run has no logical date (a manual run from the UI's Trigger button): "
+                "templates that use ds or logical_date need a run with one."
+                if context.get("logical_date") is None
+                else ""
+            )
+            raise _fail(f"Task {self.task_id!r}: a template did not render: {error}.{hint}") from error
+
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from airflow_provider_bombora.activation import activate_audience, read_audience
-        from airflow_provider_bombora.exceptions import StaleSnapshotError
+        from airflow_provider_bombora.exceptions import (
+            BomboraAudienceConflictError,
+            BomboraConfigError,
+            BomboraValidationError,
+            StaleSnapshotError,
+        )
 
-        request = self._request(context)
-        desired = read_audience(self.accounts, validate_mappings(self.mappings), request)
         try:
+            request = self._request(context)
+            desired = read_audience(self.accounts, validate_mappings(self.mappings), request)
             activation = activate_audience(self.hook, request, desired)
         except StaleSnapshotError as stale:
+            # A top-level line: Airflow puts its own skip message inside a collapsed log group.
+            self.log.warning("Skipped: %s", stale)
             raise AirflowSkipException(str(stale)) from None
+        except (BomboraValidationError, BomboraConfigError, BomboraAudienceConflictError) as error:
+            # Bad input, a missing file, a misconfigured connection, a list owned elsewhere: the
+            # same at every retry, so no retry is spent on them.
+            raise _fail(str(error)) from error
         if not self.wait_for_completion or activation["account_list_id"] is None or activation["dry_run"]:
             return activation
         return self._wait_for_export(activation, context)
@@ -246,7 +281,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
             dataflow_id=validate_dataflow_id(self.dataflow_id or f"{self.dag_id}.{self.task_id}"),
             sync_mode=self.sync_mode,
             status_field=self.status_field,
-            snapshot=_snapshot(context),
+            snapshot=validate_snapshot(self.snapshot) if self.snapshot else _snapshot(context),
             batch_size=validate_batch_size(self.batch_size),
             max_rejected_ratio=validate_ratio("max_rejected_ratio", self.max_rejected_ratio),
             allow_empty=self.allow_empty,
@@ -270,9 +305,19 @@ def _is_unrendered(value: Any) -> bool:
     return hasattr(value, "resolve")  # XComArg and other lazily resolved arguments
 
 
-def _snapshot(context: Context) -> str | None:
-    """The run's snapshot time: its data interval end, else its logical date (UTC, ISO 8601)."""
-    for moment in (context.get("data_interval_end"), context.get("logical_date")):
-        if moment is not None:
-            return moment.in_timezone("UTC").isoformat() if hasattr(moment, "in_timezone") else moment.isoformat()
-    return None
+def _snapshot(context: Context) -> str:
+    """The run's snapshot when the task does not give one: its logical date, the same for a
+    scheduled, a backfill and a manual run of that date (a manual run's data interval ends when
+    it was triggered, not when its data is as of); for a run without a logical date, the moment
+    it was triggered (``run_after``), which its retries share."""
+    moment = context.get("logical_date")
+    if moment is None:
+        moment = context["dag_run"].run_after
+    return validate_snapshot(moment)
+
+
+def _fail(message: str) -> Exception:
+    """An ``AirflowFailException``: the task fails without spending its retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(message)

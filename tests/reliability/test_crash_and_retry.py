@@ -289,7 +289,9 @@ def test_two_dataflows_racing_for_one_new_audience_one_conflict_and_nothing_lost
     assert sorted(e["status"] for e in creates) == [200, 422]
     loser_prefix = audiences[loser][0][0]
     assert not [e for e in account_writes(log) if any(i.startswith(loser_prefix) for i in identifiers(e))]
-    assert not [e for e in log if e["method"] == "PUT"]  # the winner's marker was set by its create
+    # The winner's claim was in its create; its one PUT releases it (the marker stops saying writing).
+    assert [e["path"] for e in log if e["method"] == "PUT"] == [f"{LISTS}/{result['account_list_id']}"]
+    assert parse_description(account_list["description"])[1].writing is False
     assert_no_duplicate_identifiers(log)
 
 
