@@ -293,6 +293,7 @@ def test_cancelling_the_trigger_closes_its_client(sandbox, closed_clients, monke
 
     def cancel(where: str) -> None:
         cancelled_at.append(where)
+        assert trigger_task is not None  # the wrappers run only once the task has started
         trigger_task.cancel()
 
     def sleep(delay, *args, **kwargs):

@@ -9,7 +9,7 @@ import sys
 from importlib.metadata import version
 
 
-def _airflow_cli(*args: str) -> object:
+def _airflow_cli(*args: str) -> list[dict[str, str]]:
     """The JSON that ``airflow <args> --output json`` prints."""
     result = subprocess.run(
         [sys.executable, "-m", "airflow", *args, "--output", "json"],
@@ -23,7 +23,8 @@ def _airflow_cli(*args: str) -> object:
 
 
 def test_airflow_providers_list_shows_the_provider():
-    (provider,) = [entry for entry in _airflow_cli("providers", "list") if entry["package_name"] == "airflow-provider-bombora"]
+    providers = _airflow_cli("providers", "list")
+    (provider,) = [entry for entry in providers if entry["package_name"] == "airflow-provider-bombora"]
     assert provider["version"] == version("airflow-provider-bombora")
 
 

@@ -10,7 +10,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import jsonschema
-import pytest
 
 from airflow_provider_bombora import get_provider_info
 
@@ -51,11 +50,16 @@ def test_every_declared_module_and_class_imports():
     import importlib
 
     info = get_provider_info()
-    modules = [m for section in ("hooks", "operators", "sensors", "triggers") for entry in info.get(section, []) for m in entry["python-modules"]]
+    modules = [
+        module
+        for section in ("hooks", "operators", "sensors", "triggers")
+        for entry in info.get(section, [])
+        for module in entry["python-modules"]
+    ]
     for module in modules:
         importlib.import_module(module)
     class_paths = [c["hook-class-name"] for c in info["connection-types"]]
-    class_paths += [link for link in info.get("extra-links", [])]
+    class_paths += list(info.get("extra-links", []))
     for path in class_paths:
         module, _, name = path.rpartition(".")
         assert hasattr(importlib.import_module(module), name), path
@@ -67,6 +71,7 @@ def test_providers_manager_finds_hook_and_field_behaviour():
     manager = ProvidersManager()
     assert "airflow-provider-bombora" in manager.providers
     hook_info = manager.hooks["bombora"]
+    assert hook_info is not None
     assert hook_info.hook_class_name == "airflow_provider_bombora.hooks.bombora.BomboraHook"
     assert hook_info.hook_name == "Bombora"
     behaviour = manager.field_behaviours["bombora"]

@@ -28,7 +28,7 @@ def unstarted():
 def test_binding_is_loopback_only_unless_allowed():
     with pytest.raises(ValueError, match="allow_remote"):
         SandboxServer("192.0.2.10")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"Refusing to bind the Bombora sandbox to 'example\.com'"):
         SandboxServer("example.com")
     local = SandboxServer("localhost")
     assert local.url == f"http://127.0.0.1:{local.port}"
