@@ -37,6 +37,7 @@ ACCOUNT_MAPPINGS = [
     schedule="@daily",
     start_date=datetime(2026, 11, 1),
     catchup=False,
+    doc_md=__doc__,
     tags=["example", "bombora", "abm"],
 )
 def example_bombora_abm():

@@ -26,6 +26,7 @@ HIGH_INTENT_ACCOUNTS = Path(__file__).parent / "data" / "high_intent_accounts.js
     schedule="@daily",
     start_date=datetime(2026, 11, 1),
     catchup=False,
+    doc_md=__doc__,
     tags=["example", "bombora", "dsp"],
 )
 def example_bombora_dsp_integration():

@@ -34,6 +34,7 @@ CHANNELS = {
     schedule="@weekly",
     start_date=datetime(2026, 11, 1),
     catchup=False,
+    doc_md=__doc__,
     tags=["example", "bombora", "abm", "multichannel"],
 )
 def example_bombora_multichannel():
