@@ -168,10 +168,12 @@ class Job:
         return result.returncode
 
     def connection_test(self) -> str:
-        command = "airflow connections test bombora_default"
+        command = "airflow connections test bombora_default -v"
         self._header(command)
         result = subprocess.run(
-            [sys.executable, "-m", "airflow", "connections", "test", "bombora_default"],
+            # -v: the hook's own message ("Connected to Bombora at …: N account lists visible") is a
+            # log line, which the command prints only when verbose.
+            [sys.executable, "-m", "airflow", "connections", "test", "bombora_default", "-v"],
             env=self.env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -179,11 +181,15 @@ class Job:
         )
         self.log.write(result.stdout + result.stderr)
         self.log.flush()
-        # Its message: what follows "Testing..." ("Connection success!", or the failure and why).
+        # Its message: the hook's line, then "Connection success!" (or the failure and why).
+        output = result.stdout + result.stderr
         lines = [line.strip() for line in result.stdout.splitlines()]
         if "Testing..." in lines:
             lines = lines[lines.index("Testing...") + 1:]
-        message = " ".join(line for line in lines if line) or f"(no message; exit {result.returncode})"
+        verdict = " ".join(line for line in lines if line and not line[:4].isdigit())
+        hook_lines = [line for line in output.splitlines() if "Connected to Bombora at" in line]
+        said = hook_lines[-1].split("] ", 1)[-1].split(" [airflow.", 1)[0].strip() if hook_lines else ""
+        message = " ".join(part for part in (verdict, said) if part) or f"(no message; exit {result.returncode})"
         progress(f"  {command}: {message}")
         if result.returncode != 0:
             raise JobFailed(f"{command}: {message}")

@@ -505,5 +505,7 @@ class BomboraHook(BaseHook):
         except Exception as error:  # noqa: BLE001 - the UI wants an answer, whatever went wrong
             secret = self._settings.client_secret if self._settings else None
             return False, shorten(redact(f"{type(error).__name__}: {error}", (secret,)))
-        visible = len(account_lists)
-        return True, f"Connected to Bombora at {settings.base_url}: {visible} account lists visible"
+        message = f"Connected to Bombora at {settings.base_url}: {len(account_lists)} account lists visible"
+        # `airflow connections test` prints only "Connection success!"; the log line says more.
+        self.log.info("%s", message)
+        return True, message
