@@ -404,15 +404,8 @@ class BomboraHook(BaseHook):
         :param before_each: Called before every attempt to send a batch, retries included; what it
             raises stops the writes (the activation checks its claim on the list there).
         """
-        return self._write_in_batches(
-            account_list_path(account_list_id, "/accounts"),
-            accounts_body,
-            domains,
-            batch_size,
-            "domains",
-            progress,
-            before_each,
-        )
+        path = account_list_path(account_list_id, "/accounts")
+        return self._write_in_batches(path, accounts_body, domains, batch_size, "domains", progress, before_each)
 
     def delete_accounts(
         self,
@@ -434,15 +427,8 @@ class BomboraHook(BaseHook):
         :param progress: Called after each batch with the number of identifiers sent so far.
         :param before_each: As for :meth:`add_accounts`.
         """
-        return self._write_in_batches(
-            account_list_path(account_list_id, "/delete-accounts"),
-            delete_accounts_body,
-            ids,
-            batch_size,
-            "ids",
-            progress,
-            before_each,
-        )
+        path = account_list_path(account_list_id, "/delete-accounts")
+        return self._write_in_batches(path, delete_accounts_body, ids, batch_size, "ids", progress, before_each)
 
     def _write_in_batches(
         self,
@@ -474,12 +460,7 @@ class BomboraHook(BaseHook):
         """All distinct domains in a list, decoded one at a time as they are iterated
         (see :class:`~airflow_provider_bombora.hooks.wire.AccountDomains`)."""
         path = account_list_path(account_list_id, "/accounts/domains")
-        answer = self._authorized("GET", path).content
-        try:
-            text = answer.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BomboraApiError("the answer is not UTF-8 JSON", status=200, method="GET", path=path) from None
-        return AccountDomains(text, path)
+        return AccountDomains.of_answer(self._authorized("GET", path).content, path)
 
     # --- Connection test ---
 

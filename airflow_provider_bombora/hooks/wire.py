@@ -156,6 +156,14 @@ class AccountDomains:
         self._text = text
         self._path = path
 
+    @classmethod
+    def of_answer(cls, body: bytes, path: str) -> AccountDomains:
+        """The domains of the answer ``body`` to ``GET path``."""
+        try:
+            return cls(body.decode("utf-8"), path)
+        except UnicodeDecodeError:
+            raise BomboraApiError("the answer is not UTF-8 JSON", status=200, method="GET", path=path) from None
+
     def __iter__(self) -> Iterator[str]:
         text, skip = self._text, _skip_json_whitespace
         index = skip(text).end()

@@ -310,10 +310,8 @@ def _snapshot(context: Context) -> str:
     scheduled, a backfill and a manual run of that date (a manual run's data interval ends when
     it was triggered, not when its data is as of); for a run without a logical date, the moment
     it was triggered (``run_after``), which its retries share."""
-    moment = context.get("logical_date")
-    if moment is None:
-        moment = context["dag_run"].run_after
-    return validate_snapshot(moment)
+    logical_date = context.get("logical_date")
+    return validate_snapshot(logical_date if logical_date is not None else context["dag_run"].run_after)
 
 
 def _fail(message: str) -> Exception:
