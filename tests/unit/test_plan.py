@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 
 import pytest
 
@@ -325,26 +323,3 @@ def test_plan_mirror_consumes_desired_and_reads_any_iterable_of_current(current)
     plan = plan_mirror(desired, current)
     assert as_sets(plan) == ({"c.com"}, {"b.com"}, 1)  # a repeated held domain is never removed
     assert desired == {"c.com"}
-
-
-# --- purity -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "airflow_provider_bombora.mappings",
-        "airflow_provider_bombora.domains",
-        "airflow_provider_bombora.records",
-        "airflow_provider_bombora.plan",
-    ],
-)
-def test_pure_modules_import_no_airflow_nor_http_library(module):
-    script = (
-        f"import sys, {module}\n"
-        "loaded = sorted(name for name in sys.modules if name.split('.')[0] in "
-        "{'airflow', 'requests', 'httpx', 'urllib3', 'aiohttp', 'http'})\n"
-        "print(','.join(loaded))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == ""
