@@ -3,6 +3,8 @@ DAG at once), forwards and then backwards: the account list ends equal to the ne
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from system_harness import (
     daily_snapshot_dates,
     settled_list,
@@ -12,6 +14,21 @@ from system_harness import (
 DAG_ID = "example_bombora_backfill"
 TASK_ID = "activate_daily_snapshot"
 AUDIENCE = "High intent - daily"
+
+
+def _most_at_once(task_instances) -> int:
+    """The largest number of the task instances that were running at the same moment."""
+    events = sorted(
+        (datetime.fromisoformat(ti[key]), step)
+        for ti in task_instances
+        if ti["start_date"] and ti["end_date"]
+        for key, step in (("start_date", 1), ("end_date", -1))
+    )
+    running = most = 0
+    for _moment, step in events:
+        running += step
+        most = max(most, running)
+    return most
 
 
 def _backfill_outcomes(deployment, dates):
@@ -43,6 +60,12 @@ def _check_backfill(deployment, sandbox, dates, label):
         if ti["state"] not in ("success", "skipped")
     )
     assert not failed, f"{label}: task instances that did not end success or skipped: {failed}\n{details}"
+    # The point of the test: runs of the one audience at the same time.
+    activations = [o.ti(TASK_ID) for o in outcomes]
+    assert _most_at_once(activations) >= 2, (
+        f"{label}: the activations never overlapped, so no concurrent runs were tested: "
+        + str([(ti["start_date"], ti["end_date"]) for ti in activations])
+    )
     (newest_run,) = [o for o in outcomes if o.run["logical_date"][:10] == newest]
     assert newest_run.ti(TASK_ID)["state"] == "success", f"{label}: the newest day's run: {newest_run.states()}"
 

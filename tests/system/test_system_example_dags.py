@@ -100,3 +100,5 @@ def test_a_restarted_triggerer_picks_up_a_deferred_sensor(deployment, sandbox):
     assert new_triggerers, f"no log of the trigger from the restarted triggerer: {sorted(trigger_logs)}"
     events = [str(entry["event"]) for job_id in new_triggerers for entry in trigger_logs[job_id]]
     assert "Trigger fired event" in events, events
+    # Picked up where it was: the same attempt resumed, no retry.
+    assert outcome.ti("wait_for_export")["try_number"] == ti["try_number"], outcome.ti("wait_for_export")

@@ -42,7 +42,9 @@ def test_manual_runs_and_a_backfill_of_older_days(deployment, sandbox):
     log = deployment.task_log(ti)
     log_text = deployment.task_log_text(ti)
     assert ti["state"] == "skipped", f"manual run of {older}: {past.states()}\n{log_text[-3000:]}"
-    assert account_list_writes(sandbox.request_log(since=before)) == []
+    requests = sandbox.request_log(since=before)
+    assert requests, "the run asked the sandbox nothing: its skip was decided without reading the list"
+    assert account_list_writes(requests) == []
     warnings = [entry["event"] for entry in log if entry.get("level") == "warning" and newest in str(entry["event"])]
     assert warnings, f"no warning naming the newer snapshot {newest} in the task log:\n{log_text[-3000:]}"
 
@@ -61,5 +63,7 @@ def test_manual_runs_and_a_backfill_of_older_days(deployment, sandbox):
     assert not not_skipped, "older days should be skipped:\n" + "\n".join(
         f"{o.run_id}: {o.states()}\n{deployment.task_log_text(o.ti(TASK_ID))[-2000:]}" for o in not_skipped
     )
-    assert account_list_writes(sandbox.request_log(since=before)) == []
+    requests = sandbox.request_log(since=before)
+    assert requests, "the backfill's runs asked the sandbox nothing"
+    assert account_list_writes(requests) == []
     assert sorted(settled_list(sandbox, AUDIENCE)["domains"]) == sorted(expected)
