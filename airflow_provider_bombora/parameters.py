@@ -147,8 +147,8 @@ def validate_snapshot(value: object) -> str:
     if moment is None:
         raise BomboraValidationError(
             "snapshot",
-            f"must be an ISO 8601 date or date-time such as 2026-11-27 or 2026-11-27T06:00:00+00:00 (got {value!r:.80}); "
-            "it says what the audience's data is as of",
+            "must be an ISO 8601 date or date-time such as 2026-11-27 or 2026-11-27T06:00:00+00:00 "
+            f"(got {value!r:.80}); it says what the audience's data is as of",
         )
     moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
     return moment.isoformat()

@@ -56,11 +56,12 @@ def example_bombora_backfill():
     export = pick_export()
 
     # [START howto_operator_bombora_backfill]
+    # ignore[index]: Airflow annotates a @task call as XComArg; it is a PlainXComArg, with __getitem__.
     BomboraActivateAudienceOperator(
         task_id="activate_daily_snapshot",
         audience_name="High intent - daily",
-        accounts=export["path"],
-        snapshot=export["snapshot"],  # what the export is as of: its day
+        accounts=export["path"],  # type: ignore[index]
+        snapshot=export["snapshot"],  # type: ignore[index]  # what the export is as of: its day
         mappings=[
             {"source": "xdm:accountKey.sourceKey", "target": "identity:primaryId"},
             {"source": "xdm:accountOrganization.domain", "target": "xdm:companyWebsiteDomain"},
