@@ -50,6 +50,14 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_provider_bombora.triggers.bombora"],
             }
         ],
+        "asset-uris": [
+            {
+                "schemes": ["bombora"],
+                "handler": "airflow_provider_bombora.assets.sanitize_uri",
+                "factory": "airflow_provider_bombora.assets.create_asset",
+                "to_openlineage_converter": "airflow_provider_bombora.assets.convert_asset_to_openlineage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "bombora",

@@ -8,8 +8,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, conf
+from airflow.sdk import Asset, AssetAlias, BaseOperator, conf
 
+from airflow_provider_bombora.assets import account_list_asset
 from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.mappings import validate_mappings
 from airflow_provider_bombora.parameters import (
@@ -85,6 +86,10 @@ class BomboraActivateAudienceOperator(BaseOperator):
         ``[operators] default_deferrable``.
     :param wait_timeout: seconds to wait for the export with ``wait_for_completion``.
     :param bombora_conn_id: the Bombora connection.
+
+    A successful run (not a dry run) emits an event for the asset of its account list,
+    ``bombora://account-lists/<audience name>``, with the summary as the event's extra: schedule a
+    DAG on :func:`~airflow_provider_bombora.assets.account_list_asset` to run after each refresh.
     """
 
     template_fields: Sequence[str] = (
@@ -161,6 +166,26 @@ class BomboraActivateAudienceOperator(BaseOperator):
             value = getattr(self, field)
             if not _is_unrendered(value):
                 validate(value)
+        # What the task announces when it succeeds: its audience's account list (see
+        # airflow_provider_bombora.assets); an alias while the name is a template.
+        self._account_list_outlet: Asset | AssetAlias | None = None
+        if not dry_run:
+            self._account_list_outlet = (
+                AssetAlias(f"bombora-account-list:{self.dag_id}.{self.task_id}")
+                if _is_unrendered(audience_name)
+                else account_list_asset(audience_name.strip())
+            )
+            self.outlets = [*self.outlets, self._account_list_outlet]
+
+    def _announce(self, context: Context, activation: dict) -> dict:
+        """Put the summary on the account list's asset event (downstream DAGs read it from there)."""
+        outlet = self._account_list_outlet
+        if outlet is not None and not activation["dry_run"]:
+            if isinstance(outlet, AssetAlias):
+                context["outlet_events"][outlet].add(account_list_asset(activation["audience_name"]), extra=activation)
+            else:
+                context["outlet_events"][outlet].extra = activation
+        return activation
 
     def _validate_static_parameters(self) -> None:
         validate_audience_origin(self.audience_origin)
@@ -227,7 +252,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
             # same at every retry, so no retry is spent on them.
             raise _fail(str(error)) from error
         if not self.wait_for_completion or activation["account_list_id"] is None or activation["dry_run"]:
-            return activation
+            return self._announce(context, activation)
         return self._wait_for_export(activation, context)
 
     def _wait_for_export(self, activation: dict, context: Context) -> dict:
@@ -259,7 +284,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
                 timeout=timedelta(seconds=self.wait_timeout),
             )
         status = wait_for_export(self.hook, target, poll_interval=self.poll_interval, timeout=self.wait_timeout)
-        return {**activation, **status}
+        return self._announce(context, {**activation, **status})
 
     def execute_complete(self, context: Context, event: dict) -> dict:
         """Resume after the export status trigger: the activation's summary and the export's status."""
@@ -268,7 +293,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         status = export_result_from_event(event)
         ti = context["ti"]
         activation = ti.xcom_pull(task_ids=ti.task_id, key=ACTIVATION_XCOM_KEY, map_indexes=ti.map_index)
-        return {**activation, **status}
+        return self._announce(context, {**activation, **status})
 
     def _request(self, context: Context) -> ActivationRequest:
         """Every parameter validated, as rendered: all of it before any network call."""

@@ -377,3 +377,40 @@ def test_wait_for_completion_fails_when_the_export_misses_its_deadline(sandbox, 
 
     assert outcome.task_states == {"activate": "failed"}
     assert "BomboraExportTimeoutError" in outcome.output
+
+
+def asset_events(uri: str) -> list[dict]:
+    """The events Airflow recorded for the asset ``uri``, oldest first, as their extras."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == uri)
+            .order_by(AssetEvent.id)
+            .all()
+        )
+        return [dict(event.extra) for event in events]
+
+
+@pytest.mark.parametrize("audience_name", ["Refreshed audience", "Refreshed {{ dag.dag_id }}"])
+def test_an_activation_emits_an_event_for_its_account_list_with_the_summary(sandbox, activate, audience_name):
+    rendered = audience_name.replace("{{ dag.dag_id }}", "assets")
+    uri = "bombora://account-lists/" + rendered.replace(" ", "%20")
+    before = len(asset_events(uri))
+    outcome = activate(dag_id="assets", audience_name=audience_name, accounts=records("acme.com", "globex.com"))
+
+    assert outcome.task_states == {"activate": "success"}
+    events = asset_events(uri)
+    assert len(events) == before + 1
+    assert events[-1]["account_list_id"] == outcome.xcom["activate"]["account_list_id"]
+    assert (events[-1]["audience_name"], events[-1]["added"]) == (rendered, 2)
+
+
+def test_a_dry_run_emits_no_event(sandbox, activate):
+    uri = "bombora://account-lists/Dry%20audience"
+    outcome = activate(dag_id="assets_dry", audience_name="Dry audience", accounts=records("acme.com"), dry_run=True)
+    assert outcome.task_states == {"activate": "success"}
+    assert asset_events(uri) == []
