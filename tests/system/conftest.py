@@ -1,6 +1,9 @@
 """The system tier's deployment: PostgreSQL, the Bombora sandbox and Airflow 3's four components
 as separate processes, started once per session (about a minute) and stopped at its end.
 
+Run this tier alone with ``scripts/test.sh tests/system`` (or ``.venv/bin/python -m pytest
+tests/system``); ``-m "not slow"`` leaves it out. It needs PostgreSQL (Debian's postgresql-15:
+skipped without it, a failure when ``CI=true``) and the ``test`` extra (psycopg2, asyncpg).
 Set ``BOMBORA_SYSTEM_KEEP=1`` to keep the deployment's folder (component and task logs,
 PostgreSQL's log) after the session; its path is printed at the start.
 """

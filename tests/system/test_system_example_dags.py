@@ -8,10 +8,12 @@ from system_harness import HarnessError, example_dag_ids, wait_for
 
 SENSOR = "BomboraExportStatusSensor"
 # Seconds before the sandbox applies an upload, in these tests: long enough that each export
-# sensor's first check (in the worker) finds the upload pending, so it defers to the triggerer.
-SLOW_PROCESSING = 6.0
-# While the triggerer is restarted: the export must still be pending when the old one stops.
-RESTART_PROCESSING = 12.0
+# sensor's first check (in the worker) finds the upload pending, so it defers to the triggerer
+# (with four DAGs at once on two cores, that check came 4 s after the upload).
+SLOW_PROCESSING = 10.0
+# While the triggerer is restarted: the export must still be pending when the old one stops
+# (about 5 s after the upload here).
+RESTART_PROCESSING = 15.0
 
 
 def _deferred_waits(deployment, outcome):
