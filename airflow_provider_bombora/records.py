@@ -57,6 +57,8 @@ JSON_EXTENSION = ".json"
 SUPPORTED_EXTENSIONS = (CSV_EXTENSION, *JSON_LINES_EXTENSIONS, JSON_EXTENSION)
 #: The compressions of a stream, by the extension after the format's (``part-1.csv.gz``).
 COMPRESSION_EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
+#: Compressed bytes a zstd frame is given at a time.
+ZSTD_INPUT_SIZE = 16 * 1024
 
 CSV, JSON_LINES, JSON = "csv", "jsonl", "json"
 
@@ -336,13 +338,16 @@ class _Source:
     def __init__(self, stream: ByteStream) -> None:
         self.stream = stream
         self.failure: BaseException | None = None
+        self.bytes_read = 0
 
     def read(self, size: int = -1, /) -> bytes:
         try:
-            return self.stream.read(size)
+            data = self.stream.read(size)
         except BaseException as error:
             self.failure = error
             raise
+        self.bytes_read += len(data)
+        return data
 
     def seekable(self) -> bool:
         return False
@@ -379,6 +384,8 @@ class _Decompressed:
         except self._data_errors as error:
             if error is self._source.failure:
                 raise
+            if isinstance(error, EOFError) and not self._source.bytes_read:
+                return b""  # a file of 0 bytes: empty, whatever its compression (bz2 calls it truncated)
             raise corrupt_stream_error(self._name, self._compression, error) from None
 
     def close(self) -> None:
@@ -418,10 +425,59 @@ def _decompress(stream: ByteStream, name: str, compression: str) -> _Decompresse
     else:
         zstandard = zstandard_module(name)
         data_errors = (*data_errors, zstandard.ZstdError)
-        # read_across_frames: a file of several frames (parallel compressors write them) is read whole.
-        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
-        decompressed = io.BufferedReader(reader)
+        decompressed = io.BufferedReader(_ZstdReader(source, zstandard))
     return _Decompressed(decompressed, source, name, compression, data_errors)
+
+
+class _ZstdReader(io.RawIOBase):
+    """A zstd stream decompressed frame after frame, which fails when the stream ends inside a frame.
+
+    zstandard's own ``stream_reader`` reads a truncated stream as a shorter one without a word,
+    so the frames are decoded here with ``decompressobj``, whose ``eof`` says a frame ended. The
+    input goes in :data:`ZSTD_INPUT_SIZE` slices: what one slice decompresses to is held at once.
+    """
+
+    def __init__(self, source: _Source, zstandard: Any) -> None:
+        super().__init__()
+        self._source = source
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._frame: Any = None  # the frame being decoded, None between frames
+        self._output = b""
+        self._output_offset = 0
+        self._input = b""
+        self._at_end = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._output_offset == len(self._output):
+            if not self._decode_more():
+                return 0
+        count = min(len(buffer), len(self._output) - self._output_offset)
+        buffer[:count] = self._output[self._output_offset : self._output_offset + count]
+        self._output_offset += count
+        return count
+
+    def _decode_more(self) -> bool:
+        """Decode the next slice of input into the output; ``False`` at the end of the stream."""
+        if not self._input:
+            if self._at_end:
+                return False
+            self._input = self._source.read(ZSTD_INPUT_SIZE * 4)
+            if not self._input:
+                self._at_end = True
+                if self._frame is not None:
+                    raise EOFError("the stream ended inside a zstd frame")
+                return False
+        if self._frame is None:
+            self._frame = self._decompressor.decompressobj()
+        data, self._input = self._input[:ZSTD_INPUT_SIZE], self._input[ZSTD_INPUT_SIZE:]
+        self._output, self._output_offset = self._frame.decompress(data), 0
+        if self._frame.eof:  # the frame ended: what follows it is the next frame
+            self._input = self._frame.unused_data + self._input
+            self._frame = None
+        return True
 
 
 # --- errors -----------------------------------------------------------------------------------
