@@ -10,8 +10,8 @@ storage has a filesystem for) or an ``airflow.sdk.ObjectStoragePath``. A URL is 
   ``.json``, each optionally ``.gz``, ``.bz2`` or ``.zst``), and its positions are its lines,
   as for a local file.
 - **A folder** (a URL ending with ``/``, or any path that is a folder) is one audience made of
-  its files in name order. Marker and hidden files (names starting with ``_`` or ``.``, and
-  ``*.crc``: ``_SUCCESS``, ``.part-0.crc``), and empty files, are skipped; a file of another
+  its files in name order. Marker and hidden files (names starting with ``_`` or ``.``,
+  ``*.crc`` and ``*manifest``: ``_SUCCESS``, ``.part-0.crc``), and empty files, are skipped; a file of another
   type, or a folder inside it, is an error; a folder with no data at all is an error too (an
   export that failed must not empty the list). Positions name the file: ``part-00001.csv.gz:7``
   (line 7), ``part-00002.json[3]`` (the fourth item of its array).
@@ -211,8 +211,10 @@ class _Folder:
 
 
 def is_marker_name(name: str) -> bool:
-    """Whether a file of a folder is a marker or hidden file, skipped: ``_SUCCESS``, ``.part-0.crc``, ``x.crc``."""
-    return name.startswith(("_", ".")) or name.lower().endswith(".crc")
+    """Whether a file of a folder is a marker, hidden or checksum file, skipped: ``_SUCCESS``,
+    ``.part-0.crc``, ``part-0.crc``, and the ``manifest`` that Redshift's ``UNLOAD ... MANIFEST`` writes."""
+    lowered = name.lower()
+    return name.startswith(("_", ".")) or lowered.endswith((".crc", "manifest"))
 
 
 def _list_folder(filesystem: Any, path: ObjectStoragePath, display: str) -> _Folder:
@@ -243,7 +245,7 @@ def _list_folder(filesystem: Any, path: ObjectStoragePath, display: str) -> _Fol
             "accounts",
             f"{display}: the folder holds files of a type that cannot be read: {names}; its files must be "
             f"{', '.join(SUPPORTED_EXTENSIONS)}, each optionally compressed ({', '.join(COMPRESSION_EXTENSIONS)}); "
-            "only marker files (_SUCCESS, names starting with _ or ., *.crc) are skipped",
+            "only marker files (_SUCCESS, names starting with _ or ., *.crc, *manifest) are skipped",
         )
     if subfolders:
         raise BomboraValidationError(

@@ -187,13 +187,28 @@ def test_a_file_of_another_type_in_a_folder_is_an_error_naming_it(memory_store):
     folder = ObjectStoragePath(f"{memory_store}/typed")
     (folder / "part-0.csv.gz").write_bytes(gzip.compress(csv_rows("acme.com")))
     (folder / "part-1.parquet").write_bytes(b"PAR1")
-    (folder / "manifest").write_bytes(b"{}")
+    (folder / "README").write_bytes(b"exported by the warehouse")
     (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "manifest").write_bytes(b'{"entries": []}')  # what Redshift's UNLOAD ... MANIFEST writes
     with pytest.raises(BomboraValidationError) as excinfo:
         iter_records(f"{memory_store}/typed/")
     message = str(excinfo.value)
-    assert "the folder holds files of a type that cannot be read: manifest, part-1.parquet;" in message
-    assert "_SUCCESS" not in message.split(";")[0]
+    assert "the folder holds files of a type that cannot be read: README, part-1.parquet;" in message
+    assert "_SUCCESS" not in message.split(";")[0] and "manifest" not in message.split(";")[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "marker"),
+    [
+        ("_SUCCESS", True), ("_committed_123", True), (".part-0.csv.gz.crc", True), ("part-0.csv.gz.crc", True),
+        ("PART-0.CRC", True), ("manifest", True), ("accounts_manifest", True), (".hidden.csv", True),
+        ("part-0.csv.gz", False), ("success.csv", False),
+    ],
+)
+def test_marker_names(name, marker):
+    from airflow_provider_bombora.sources.object_storage import is_marker_name
+
+    assert is_marker_name(name) is marker
 
 
 # --- a folder or file with nothing to read -------------------------------------------------------
