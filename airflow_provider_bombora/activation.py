@@ -30,7 +30,7 @@ from airflow_provider_bombora.mappings import ValidatedMappings
 from airflow_provider_bombora.ownership import MANUAL, ListOwnership, parse_description, render_description
 from airflow_provider_bombora.parameters import DELTA, MIRROR
 from airflow_provider_bombora.plan import DesiredAudience, Plan, collect_desired, plan_delta, plan_mirror
-from airflow_provider_bombora.records import iter_records
+from airflow_provider_bombora.records import NumberedRecords, iter_records
 from airflow_provider_bombora.writes import wait_until_applied, write_plan
 
 log = logging.getLogger(__name__)
@@ -79,21 +79,29 @@ class ActivationRequest:
     poll_interval: float = 10.0
 
 
-def read_audience(accounts: object, mappings: ValidatedMappings, request: ActivationRequest) -> DesiredAudience:
-    """Read the audience's records (streamed) into the domains wanted; no network call.
-
-    :raises BomboraValidationError: for an input that cannot be read (see
-        :func:`~airflow_provider_bombora.records.iter_records`).
-    """
+def required_sources(mappings: ValidatedMappings, request: ActivationRequest) -> tuple[str, ...]:
+    """The record fields an activation reads: the primary id, the domain, and in delta mode the status."""
     required = [mappings.primary_id_source, mappings.domain_source]
     if request.sync_mode == DELTA:
         required.append(request.status_field)
-    return collect_desired(
-        iter_records(accounts, required_sources=tuple(required)),
-        mappings,
-        sync_mode=request.sync_mode,
-        status_field=request.status_field,
-    )
+    return tuple(required)
+
+
+def collect_audience(
+    records: NumberedRecords, mappings: ValidatedMappings, request: ActivationRequest
+) -> DesiredAudience:
+    """The domains wanted, from ``(position, record)`` pairs of any source, read once, streamed."""
+    return collect_desired(records, mappings, sync_mode=request.sync_mode, status_field=request.status_field)
+
+
+def read_audience(accounts: object, mappings: ValidatedMappings, request: ActivationRequest) -> DesiredAudience:
+    """Read the audience's records (streamed) into the domains wanted; no network call.
+
+    :param accounts: Records, or a file (see :func:`~airflow_provider_bombora.records.iter_records`).
+    :raises BomboraValidationError: for an input that cannot be read.
+    """
+    records = iter_records(accounts, required_sources=required_sources(mappings, request))
+    return collect_audience(records, mappings, request)
 
 
 def check_audience(desired: DesiredAudience, request: ActivationRequest) -> None:
