@@ -180,11 +180,13 @@ class BomboraActivateAudienceOperator(BaseOperator):
     def _announce(self, context: Context, activation: dict) -> dict:
         """Put the summary on the account list's asset event (downstream DAGs read it from there)."""
         outlet = self._account_list_outlet
-        if outlet is not None and not activation["dry_run"]:
+        # A context built by hand (an execute() called directly) has no outlet events to fill.
+        events = context.get("outlet_events")
+        if outlet is not None and events is not None and not activation["dry_run"]:
             if isinstance(outlet, AssetAlias):
-                context["outlet_events"][outlet].add(account_list_asset(activation["audience_name"]), extra=activation)
+                events[outlet].add(account_list_asset(activation["audience_name"]), extra=activation)
             else:
-                context["outlet_events"][outlet].extra = activation
+                events[outlet].extra = activation
         return activation
 
     def _validate_static_parameters(self) -> None:
