@@ -437,6 +437,11 @@ RSS_SCRIPT = textwrap.dedent(
         with open("/proc/self/status") as file:
             return next(int(line.split()[1]) * 1024 for line in file if line.startswith(field + ":"))
 
+    from airflow.sdk.lineage import get_hook_lineage_collector
+
+    # What a running task has loaded already: the first read of an ObjectStoragePath file asks for
+    # the lineage collector, which loads Airflow's plugins (megabytes of imports, once).
+    get_hook_lineage_collector()
     numbered = iter_records(sys.argv[1], required_sources=("xdm:accountKey.sourceKey",))  # imports, lists
     with open("/proc/self/clear_refs", "w") as file:
         file.write("5")  # the peak RSS (VmHWM) starts again from the RSS now
