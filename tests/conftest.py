@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from retry_waits import RETRY_WAIT_SCALE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,15 +31,16 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [
-        {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {"path": str(path)}}
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path)},
+        }
         for name, path in (("provider_examples", REPO_ROOT / "dags"), ("test_dags", TEST_DAGS_FOLDER))
     ]
 )
 os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
 os.environ.pop("AIRFLOW_CONN_BOMBORA_DEFAULT", None)
-
-#: Tests wait this share of every wait between attempts that the retry policy computes.
-RETRY_WAIT_SCALE = 0.01
 
 
 @pytest.fixture(autouse=True)
