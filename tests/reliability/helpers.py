@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from airflow_provider_bombora.ownership import ListOwnership, render_description
 
@@ -107,7 +108,10 @@ def uploaded(log: list[dict]) -> set[str]:
     }
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str) -> T:
     """Poll ``condition`` until it is truthy; fail after ``timeout`` seconds (a bounded loop)."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):
@@ -152,7 +156,9 @@ def retry_lines(output: str) -> list[dict]:
     stamped = [line for line in lines if re.match(r"\d{4}-\d\d-\d\dT", line)]
     found = []
     for line in stamped or lines:
-        retry = RETRY_LINE.search(line).groupdict()
+        match = RETRY_LINE.search(line)
+        assert match is not None  # the lines were chosen by this pattern
+        retry: dict = match.groupdict()
         for name in ("attempt", "attempts"):
             retry[name] = int(retry[name])
         retry["wait"] = float(retry["wait"])
