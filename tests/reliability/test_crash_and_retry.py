@@ -37,7 +37,7 @@ from helpers import (
     write_jsonl,
 )
 
-from airflow_provider_bombora.ownership import parse_description
+from airflow_provider_bombora.ownership import ListOwnership, parse_description
 
 NAME = "Crash audience"
 DESIRED = [f"company{i}.com" for i in range(1000)]
@@ -45,6 +45,13 @@ LEFT = [f"gone{i}.com" for i in range(300)]
 PREVIOUS = LEFT + DESIRED[:200]
 BATCH_SIZE = 100  # 3 removal batches, 8 upload batches
 SNAPSHOT = "2026-11-27T00:00:00+00:00"  # dag.test()'s logical date in tests/conftest.py
+
+
+def ownership_of(description: str) -> ListOwnership:
+    """The provider's marker in a list's description, which must have one."""
+    ownership = parse_description(description)[1]
+    assert ownership is not None, description
+    return ownership
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +129,12 @@ def test_exception_after_k_batches_then_airflow_retry_converges(
     if not new_audience:
         seed_owned_list(sandbox, NAME, "crash.activate", PREVIOUS, "2026-11-26T00:00:00+00:00")
     source = CRASHING_DAG.format(
-        suffix=suffix, crash_after=crash_after, name=NAME, accounts=accounts_file, mappings=MAPPINGS, batch_size=BATCH_SIZE
+        suffix=suffix,
+        crash_after=crash_after,
+        name=NAME,
+        accounts=accounts_file,
+        mappings=MAPPINGS,
+        batch_size=BATCH_SIZE,
     )
 
     outcome = run_dag("crash", source)
@@ -136,7 +148,7 @@ def test_exception_after_k_batches_then_airflow_retry_converges(
     added = [ident for e in account_writes(log) if e["path"].endswith("/accounts") for ident in identifiers(e)]
     removed = [ident for e in account_writes(log) if e["path"].endswith("/delete-accounts") for ident in identifiers(e)]
     result = outcome.xcom["activate"]
-    _, ownership = parse_description(settled_list(sandbox, NAME)["description"])
+    ownership = ownership_of(settled_list(sandbox, NAME)["description"])
     assert (ownership.dataflow_id, ownership.snapshot) == ("crash.activate", SNAPSHOT)
     if new_audience:  # the first try created the list; the retry found it and finished it
         assert len(sandbox.account_lists()) == 1
@@ -200,7 +212,8 @@ def test_process_killed_mid_upload_then_rerun_converges(sandbox, run_dag, accoun
     try:
         wait_for(
             lambda: worker.poll() is not None
-            or sum(e["status"] == 202 for e in sandbox.request_log() if e["path"].endswith("/accounts")) >= killed_after,
+            or sum(e["status"] == 202 for e in sandbox.request_log() if e["path"].endswith("/accounts"))
+            >= killed_after,
             120,
             f"the worker to have {killed_after} upload batches answered",
         )
@@ -221,7 +234,9 @@ def test_process_killed_mid_upload_then_rerun_converges(sandbox, run_dag, accoun
     assert killed_after * BATCH_SIZE <= len(uploaded(log)) < len(DESIRED) - 200
     assert not partial & set(LEFT)  # the removals had been done
 
-    rerun = run_dag("killed", KILLED_DAG.format(name=NAME, accounts=accounts_file, mappings=MAPPINGS, batch_size=BATCH_SIZE))
+    rerun = run_dag(
+        "killed", KILLED_DAG.format(name=NAME, accounts=accounts_file, mappings=MAPPINGS, batch_size=BATCH_SIZE)
+    )
 
     assert rerun.task_states == {"activate": "success"}, rerun.output[-3000:]
     assert sorted(settled_list(sandbox, NAME)["domains"]) == sorted(DESIRED)
@@ -241,7 +256,10 @@ def test_two_dataflows_racing_for_one_new_audience_one_conflict_and_nothing_lost
     from airflow_provider_bombora.mappings import validate_mappings
     from airflow_provider_bombora.plan import collect_desired
 
-    audiences = {"team_a.activate": [f"a{i}.com" for i in range(1500)], "team_b.activate": [f"b{i}.com" for i in range(1500)]}
+    audiences = {
+        "team_a.activate": [f"a{i}.com" for i in range(1500)],
+        "team_b.activate": [f"b{i}.com" for i in range(1500)],
+    }
     outcomes: dict[str, object] = {}
     start = threading.Barrier(len(audiences))
     both_looked = threading.Barrier(len(audiences))
@@ -279,11 +297,12 @@ def test_two_dataflows_racing_for_one_new_audience_one_conflict_and_nothing_lost
     conflicts = {d: o for d, o in outcomes.items() if isinstance(o, BomboraAudienceConflictError)}
     winners = {d: o for d, o in outcomes.items() if isinstance(o, dict)}
     assert len(conflicts) == 1 and len(winners) == 1, outcomes
-    (loser, error), (winner, result) = *conflicts.items(), *winners.items()
+    ((loser, error),) = conflicts.items()
+    ((winner, result),) = winners.items()
     assert f"dataflow {winner!r}" in str(error) and result["account_list_id"] in str(error)
     (account_list,) = sandbox.account_lists()  # one list, not two
     assert sorted(settled_list(sandbox, NAME)["domains"]) == sorted(audiences[winner])
-    assert parse_description(account_list["description"])[1].dataflow_id == winner
+    assert ownership_of(account_list["description"]).dataflow_id == winner
     log = sandbox.request_log()
     creates = [e for e in log if e["method"] == "POST" and e["path"] == LISTS]
     assert sorted(e["status"] for e in creates) == [200, 422]
@@ -291,7 +310,7 @@ def test_two_dataflows_racing_for_one_new_audience_one_conflict_and_nothing_lost
     assert not [e for e in account_writes(log) if any(i.startswith(loser_prefix) for i in identifiers(e))]
     # The winner's claim was in its create; its one PUT releases it (the marker stops saying writing).
     assert [e["path"] for e in log if e["method"] == "PUT"] == [f"{LISTS}/{result['account_list_id']}"]
-    assert parse_description(account_list["description"])[1].writing is False
+    assert ownership_of(account_list["description"]).writing is False
     assert_no_duplicate_identifiers(log)
 
 
@@ -312,4 +331,4 @@ def test_snapshot_of_the_killed_run_guards_against_an_older_retry(sandbox, run_d
     newer = run_dag("killed", source)
     assert newer.task_states == {"activate": "success"}
     assert sorted(settled_list(sandbox, NAME)["domains"]) == sorted(DESIRED)
-    assert parse_description(settled_list(sandbox, NAME)["description"])[1].snapshot == SNAPSHOT
+    assert ownership_of(settled_list(sandbox, NAME)["description"]).snapshot == SNAPSHOT
