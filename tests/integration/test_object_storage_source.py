@@ -495,3 +495,60 @@ def test_records_read_locally_import_no_airflow(tmp_path):
     lines = result.stdout.strip().splitlines()
     assert lines[-2] == "local: "
     assert lines[-1] == "url: True True"
+
+
+# --- a real task -----------------------------------------------------------------------------------
+
+OPERATOR_DAG = """
+from airflow.sdk import DAG
+from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
+
+with DAG({dag_id!r}, schedule=None) as dag:
+    BomboraActivateAudienceOperator(
+        task_id="activate",
+        audience_name="High intent accounts",
+        accounts={accounts!r},
+        mappings=[
+            {{"source": "xdm:accountKey.sourceKey", "target": "identity:primaryId"}},
+            {{"source": "xdm:accountOrganization.domain", "target": "xdm:companyWebsiteDomain"}},
+        ],
+        max_rejected_ratio=0.5,
+        poll_interval=0.05,
+    )
+"""
+
+
+def test_the_operator_activates_a_folder_of_gzip_parts(sandbox, run_dag, tmp_path):
+    """accounts as a file:// URL in a DAG run by dag.test(): a templated string, read through
+    read_audience (no connection: the operator's accounts_conn_id is not needed for file://)."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(jsonl("acme.com", "localhost")))
+    (folder / "part-00001.csv.gz").write_bytes(gzip.compress(csv_rows("globex.com", "initech.io", first_key=10)))
+    source = OPERATOR_DAG.format(dag_id="abm_object_storage", accounts=f"file://{folder}/")
+    outcome = run_dag("abm_object_storage", source)
+    assert outcome.task_states == {"activate": "success"}, outcome.output[-3000:]
+    summary = outcome.xcom["activate"]
+    assert summary["accounts_received"] == 4
+    assert summary["accounts_valid"] == 3
+    assert summary["rejected_sample"] == [  # through XCom
+        {"record": "part-00000.jsonl.gz:2", "reason": "single_label", "value": "lo***"}
+    ]
+    assert "record part-00000.jsonl.gz:2: single_label (lo***)" in outcome.output  # the rejection warning
+    (account_list,) = [item for item in sandbox.account_lists() if item["name"] == "High intent accounts"]
+    assert sorted(account_list["domains"]) == ["acme.com", "globex.com", "initech.io"]
+
+
+def test_the_operator_sends_nothing_when_a_part_is_truncated(sandbox, run_dag, tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "part-00000.jsonl.gz").write_bytes(gzip.compress(jsonl("acme.com")))
+    whole = gzip.compress(jsonl(*(f"company{n}.com" for n in range(5000))))
+    (folder / "part-00001.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    source = OPERATOR_DAG.format(dag_id="abm_truncated_part", accounts=f"file://{folder}")
+    outcome = run_dag("abm_truncated_part", source)
+    assert outcome.task_states == {"activate": "failed"}
+    assert "part-00001.jsonl.gz: the gzip stream is truncated or corrupt (EOFError" in outcome.output
+    assert not [entry for entry in sandbox.request_log() if entry["method"] in ("POST", "PUT", "DELETE")
+                and entry["path"] != "/oauth/token"]
