@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pendulum
-from airflow.sdk.exceptions import AirflowFailException
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 from helpers import MAPPINGS, account_writes, assert_no_duplicate_identifiers, identifiers, uploaded
 
 from airflow_provider_bombora.exceptions import BomboraValidationError
@@ -95,7 +95,9 @@ CASES = [
         "that target only accepts 'xdm:accountOrganization.domain'",
     ),
     mapping_error(
-        "unknown target", [*MAPPINGS, {"source": "xdm:name", "target": "xdm:companyName"}], "which Bombora does not accept"
+        "unknown target",
+        [*MAPPINGS, {"source": "xdm:name", "target": "xdm:companyName"}],
+        "which Bombora does not accept",
     ),
     mapping_error(
         "target in the wrong case",
@@ -103,16 +105,24 @@ CASES = [
         "did you mean 'identity:primaryId'",
     ),
     mapping_error("duplicate targets", [PRIMARY_ID, PRIMARY_ID, DOMAIN], "again (already mappings[0])"),
-    mapping_error("empty source", [{"source": "", "target": "identity:primaryId"}, DOMAIN], "non-empty string 'source'"),
-    mapping_error("blank target", [PRIMARY_ID, {"source": DOMAIN["source"], "target": "  "}], "non-empty string 'target'"),
-    mapping_error("source is a number", [{"source": 7, "target": "identity:primaryId"}, DOMAIN], "non-empty string 'source'"),
+    mapping_error(
+        "empty source", [{"source": "", "target": "identity:primaryId"}, DOMAIN], "non-empty string 'source'"
+    ),
+    mapping_error(
+        "blank target", [PRIMARY_ID, {"source": DOMAIN["source"], "target": "  "}], "non-empty string 'target'"
+    ),
+    mapping_error(
+        "source is a number", [{"source": 7, "target": "identity:primaryId"}, DOMAIN], "non-empty string 'source'"
+    ),
     mapping_error("mapping is a list", [["xdm:accountKey.sourceKey", "identity:primaryId"], DOMAIN], "not a dict"),
     mapping_error("mappings is a string", "xdm:accountOrganization.domain", "must be a list"),
     mapping_error("mappings is a dict", dict(PRIMARY_ID), "must be a list"),
     mapping_error("mappings is None", None, "must be a list"),
     mapping_error("no mappings", [], "no mapping targets 'identity:primaryId'"),
     # --- origins ---
-    param_error("custom upload", "origins", "audience_origin", "custom_upload", "does not support custom upload audiences"),
+    param_error(
+        "custom upload", "origins", "audience_origin", "custom_upload", "does not support custom upload audiences"
+    ),
     param_error("unknown origin", "origins", "audience_origin", "batch_import", "is not supported"),
     param_error("no origin", "origins", "audience_origin", None, "is not supported"),
     # --- names ---
@@ -135,7 +145,9 @@ CASES = [
     param_error("ratio above 1", "parameters", "max_rejected_ratio", 1.5, "from 0 to 1"),
     param_error("ratio as a word", "parameters", "max_rejected_ratio", "a tenth", "from 0 to 1"),
     param_error("multi-line dataflow id", "parameters", "dataflow_id", "a\nb", "single-line"),
-    param_error("control character in description", "parameters", "audience_description", "Q3\x07", "control characters"),
+    param_error(
+        "control character in description", "parameters", "audience_description", "Q3\x07", "control characters"
+    ),
     param_error("empty status field", "parameters", "status_field", "", "must name the record field"),
     param_error("zero pending-update timeout", "parameters", "pending_update_timeout", 0, "positive number of seconds"),
     param_error("negative poll interval", "parameters", "poll_interval", -1, "positive number of seconds"),
@@ -190,39 +202,127 @@ CASES = [
     Case("record is None", "records", record=None, rejected="not_an_object"),
     Case("record is a list", "records", record=["pid-1", "acme.com"], rejected="not_an_object"),
     Case("record is a number", "records", record=7, rejected="not_an_object"),
-    Case("no primary id", "records", record={"accountOrganization": {"domain": "noid.com"}}, rejected="missing_primary_id"),
-    Case("None primary id", "records", record={"accountKey": {"sourceKey": None}, "accountOrganization": {"domain": "noid.com"}}, rejected="missing_primary_id"),
-    Case("blank primary id", "records", record={"accountKey": {"sourceKey": " "}, "accountOrganization": {"domain": "noid.com"}}, rejected="missing_primary_id"),
+    Case(
+        "no primary id",
+        "records",
+        record={"accountOrganization": {"domain": "noid.com"}},
+        rejected="missing_primary_id",
+    ),
+    Case(
+        "None primary id",
+        "records",
+        record={"accountKey": {"sourceKey": None}, "accountOrganization": {"domain": "noid.com"}},
+        rejected="missing_primary_id",
+    ),
+    Case(
+        "blank primary id",
+        "records",
+        record={"accountKey": {"sourceKey": " "}, "accountOrganization": {"domain": "noid.com"}},
+        rejected="missing_primary_id",
+    ),
     Case("no domain field", "records", record=account(99), rejected="missing_domain"),
     Case("organization is None", "records", record=account(99, accountOrganization=None), rejected="missing_domain"),
-    Case("organization is a string", "records", record=account(99, accountOrganization="acme.com"), rejected="missing_domain"),
-    Case("numeric primary id", "records", record={"accountKey": {"sourceKey": 4711}, "accountOrganization": {"domain": "numeric-id.com"}}, accepted="numeric-id.com"),
-    Case("flat dotted keys", "records", record={"accountKey.sourceKey": "pid-f", "xdm:accountOrganization.domain": "flat.com"}, accepted="flat.com"),
+    Case(
+        "organization is a string",
+        "records",
+        record=account(99, accountOrganization="acme.com"),
+        rejected="missing_domain",
+    ),
+    Case(
+        "numeric primary id",
+        "records",
+        record={"accountKey": {"sourceKey": 4711}, "accountOrganization": {"domain": "numeric-id.com"}},
+        accepted="numeric-id.com",
+    ),
+    Case(
+        "flat dotted keys",
+        "records",
+        record={"accountKey.sourceKey": "pid-f", "xdm:accountOrganization.domain": "flat.com"},
+        accepted="flat.com",
+    ),
     Case(
         "one domain written five ways",
         "records",
         kwargs={
             "accounts": [
                 account(i, domain)
-                for i, domain in enumerate(["acme.com", "ACME.com", "https://www.acme.com/x", "acme.com.", "www.Acme.com:443"])
+                for i, domain in enumerate(
+                    ["acme.com", "ACME.com", "https://www.acme.com/x", "acme.com.", "www.Acme.com:443"]
+                )
             ]
             + [account(10 + i, domain) for i, domain in enumerate(GOOD)]
         },
         accepted="acme.com",
     ),
     # --- delta statuses ---
-    Case("unknown status", "delta statuses", kwargs=DELTA, record=account(99, "paused.com", "paused"), rejected="unknown_status"),
-    Case("None status", "delta statuses", kwargs=DELTA, record=account(99, "nostatus.com", None), rejected="unknown_status"),
-    Case("missing status", "delta statuses", kwargs=DELTA, record=account(99, "nostatus.com"), rejected="unknown_status"),
-    Case("empty status", "delta statuses", kwargs=DELTA, record=account(99, "nostatus.com", ""), rejected="unknown_status"),
-    Case("numeric status", "delta statuses", kwargs=DELTA, record=account(99, "numeric.com", 1), rejected="unknown_status"),
-    Case("status in odd case and blanks", "delta statuses", kwargs=DELTA, record=account(99, "odd.com", " Realized "), accepted="odd.com"),
+    Case(
+        "unknown status",
+        "delta statuses",
+        kwargs=DELTA,
+        record=account(99, "paused.com", "paused"),
+        rejected="unknown_status",
+    ),
+    Case(
+        "None status",
+        "delta statuses",
+        kwargs=DELTA,
+        record=account(99, "nostatus.com", None),
+        rejected="unknown_status",
+    ),
+    Case(
+        "missing status", "delta statuses", kwargs=DELTA, record=account(99, "nostatus.com"), rejected="unknown_status"
+    ),
+    Case(
+        "empty status",
+        "delta statuses",
+        kwargs=DELTA,
+        record=account(99, "nostatus.com", ""),
+        rejected="unknown_status",
+    ),
+    Case(
+        "numeric status",
+        "delta statuses",
+        kwargs=DELTA,
+        record=account(99, "numeric.com", 1),
+        rejected="unknown_status",
+    ),
+    Case(
+        "status in odd case and blanks",
+        "delta statuses",
+        kwargs=DELTA,
+        record=account(99, "odd.com", " Realized "),
+        accepted="odd.com",
+    ),
     # --- files ---
-    Case("missing file", "files", kwargs={"accounts": "/nonexistent/accounts.jsonl"}, error="file not found", field="accounts"),
+    Case(
+        "missing file",
+        "files",
+        kwargs={"accounts": "/nonexistent/accounts.jsonl"},
+        error="file not found",
+        field="accounts",
+    ),
     Case("empty path", "files", kwargs={"accounts": " "}, error="the file path is empty", field="accounts"),
-    Case("JSON text instead of a path", "files", kwargs={"accounts": '[{"a": 1}]'}, error="looks like JSON text", field="accounts"),
-    Case("accounts is a dict", "files", kwargs={"accounts": {"a": 1}}, error="expected a list of account records", field="accounts"),
-    Case("accounts is a number", "files", kwargs={"accounts": 42}, error="expected a list of account records", field="accounts"),
+    Case(
+        "JSON text instead of a path",
+        "files",
+        kwargs={"accounts": '[{"a": 1}]'},
+        error="looks like JSON text",
+        field="accounts",
+    ),
+    Case(
+        "accounts is a dict",
+        "files",
+        kwargs={"accounts": {"a": 1}},
+        error="expected a list of account records",
+        field="accounts",
+    ),
+    Case(
+        "accounts is a number",
+        "files",
+        kwargs={"accounts": 42},
+        error="expected a list of account records",
+        field="accounts",
+    ),
     file_error("wrong extension", "accounts.txt", b"acme.com\n", "unsupported file type '.txt'"),
     file_error("no extension", "accounts", b"acme.com\n", "unsupported file type '(no extension)'"),
     file_error("directory", "accounts.jsonl", None, "not a regular file"),
@@ -238,7 +338,9 @@ CASES = [
         b"xdm:accountKey.sourceKey,website\npid-1,acme.com\n",
         "lacks the required column(s) 'xdm:accountOrganization.domain'",
     ),
-    file_error("CSV column twice", "accounts.csv", CSV_HEADER.rstrip(b"\n") + b",accountKey.sourceKey\n", "more than once"),
+    file_error(
+        "CSV column twice", "accounts.csv", CSV_HEADER.rstrip(b"\n") + b",accountKey.sourceKey\n", "more than once"
+    ),
     file_error("CSV unclosed quote", "accounts.csv", CSV_HEADER + b'pid-1,"acme.com\n', "not valid CSV"),
     file_error("CSV not UTF-8", "accounts.csv", CSV_HEADER + b"pid-1,caf\xe9.com\n", "line 2: not valid UTF-8"),
     file_error(
@@ -247,8 +349,18 @@ CASES = [
         json.dumps(account(1, "acme.com")).encode() + b"\n{not json}\n",
         "line 2: not valid JSON",
     ),
-    file_error("JSON Lines not UTF-8", "accounts.jsonl", b'{"accountOrganization": {"domain": "caf\xe9.com"}}\n', "line 1: not valid UTF-8"),
-    file_error("very long line", "accounts.jsonl", b'{"x": "' + b"a" * (1024 * 1024 + 10) + b'"}\n', "longer than 1048576 bytes"),
+    file_error(
+        "JSON Lines not UTF-8",
+        "accounts.jsonl",
+        b'{"accountOrganization": {"domain": "caf\xe9.com"}}\n',
+        "line 1: not valid UTF-8",
+    ),
+    file_error(
+        "very long line",
+        "accounts.jsonl",
+        b'{"x": "' + b"a" * (1024 * 1024 + 10) + b'"}\n',
+        "longer than 1048576 bytes",
+    ),
     file_error("invalid JSON file", "accounts.json", b'[{"a": 1},', "not valid JSON"),
     file_error("JSON file not an array", "accounts.json", b'{"accounts": []}', "does not hold a JSON array"),
     file_error("JSON Lines of arrays", "accounts.jsonl", b'["pid-1", "acme.com"]\n', "1 of 1 records rejected"),
@@ -320,8 +432,9 @@ def execute(case: Case, tmp_path) -> tuple[str, Any]:
     try:
         return "result", operator.execute({"logical_date": when, "data_interval_end": when})
     except AirflowFailException as failure:  # bad input fails without spending the task's retries
-        assert isinstance(failure.__cause__, BomboraValidationError), repr(failure)
-        return "execute", failure.__cause__
+        failed = failure
+    assert isinstance(failed.__cause__, BomboraValidationError), repr(failed)
+    return "execute", failed.__cause__
 
 
 def test_the_catalogue_has_at_least_40_cases_with_unique_ids():

@@ -85,7 +85,11 @@ def test_parallel_activations_of_different_audiences_each_end_exact(sandbox, thr
             when = pendulum.datetime(2026, 11, 27, tz="UTC")
             return operator.execute({"logical_date": when, "data_interval_end": when})
         request = ActivationRequest(
-            audience_name=name, dataflow_id=f"parallel.activate{number}", snapshot=SNAPSHOT, batch_size=300, poll_interval=0.02
+            audience_name=name,
+            dataflow_id=f"parallel.activate{number}",
+            snapshot=SNAPSHOT,
+            batch_size=300,
+            poll_interval=0.02,
         )
         desired_audience = collect_desired(enumerate(records(desired)), validate_mappings(MAPPINGS), sync_mode="mirror")
         return activate_audience(BomboraHook(), request, desired_audience)
@@ -94,7 +98,7 @@ def test_parallel_activations_of_different_audiences_each_end_exact(sandbox, thr
 
     assert [type(outcome).__name__ for outcome in outcomes] == ["dict"] * AUDIENCES, outcomes
     lists = {}
-    for (name, _, desired), result in zip(audiences, outcomes):
+    for (name, _, desired), result in zip(audiences, outcomes, strict=True):
         account_list = settled_list(sandbox, name)
         lists[account_list["id"]] = name
         assert sorted(account_list["domains"]) == sorted(desired)
@@ -104,8 +108,8 @@ def test_parallel_activations_of_different_audiences_each_end_exact(sandbox, thr
     assert 409 in [e["status"] for e in log if e["path"].endswith("/delete-accounts")]
     # No write went to another audience's list.
     for entry in account_writes(log):
-        number = lists[entry["path"].split("/")[4]].rsplit(" ", 1)[1]
-        assert all(ident.startswith(f"aud{number}-") for ident in identifiers(entry))
+        list_number = lists[entry["path"].split("/")[4]].rsplit(" ", 1)[1]
+        assert all(ident.startswith(f"aud{list_number}-") for ident in identifiers(entry))
     # Each thread used its own hook: one token each, no more.
     assert sum(e["path"] == TOKEN for e in log) == AUDIENCES
 
@@ -128,7 +132,9 @@ def test_one_hook_shared_by_8_threads_survives_tokens_expiring_between_rounds(sa
             added += batch
             assert hook.get_account_list(list_id)["metadata"]["accountTotal"] == len(added)
             assert sorted(hook.get_account_domains(list_id)) == sorted(added)
-            assert hook.find_account_list(f"Shared hook {number}")["id"] == list_id
+            found = hook.find_account_list(f"Shared hook {number}")
+            assert found is not None
+            assert found["id"] == list_id
         return added
 
     outcomes = run_in_threads(work, list(range(threads)))

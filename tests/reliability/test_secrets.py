@@ -73,7 +73,8 @@ def run_records(dag_id: str) -> dict[str, str]:
 
     texts: dict[str, str] = {}
     with create_session() as session:
-        for row in session.scalars(select(RenderedTaskInstanceFields).where(RenderedTaskInstanceFields.dag_id == dag_id)):
+        rendered = select(RenderedTaskInstanceFields).where(RenderedTaskInstanceFields.dag_id == dag_id)
+        for row in session.scalars(rendered):
             texts[f"rendered fields of {row.task_id}"] = json.dumps(row.rendered_fields, default=str)
         for row in session.scalars(select(XComModel).where(XComModel.dag_id == dag_id)):
             texts[f"XCom {row.task_id}.{row.key}"] = json.dumps(row.value, default=str)
@@ -284,7 +285,12 @@ def test_plain_http_off_loopback_is_refused_before_any_request(bombora, monkeypa
     monkeypatch.setenv("AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps({**connection, "host": host}))
     opened = []
     real_connect = socket.socket.connect
-    monkeypatch.setattr(socket.socket, "connect", lambda self, address: opened.append(address) or real_connect(self, address))
+
+    def recording_connect(self, address):
+        opened.append(address)
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", recording_connect)
 
     with pytest.raises(BomboraConfigError, match="uses plain http"):
         BomboraHook().list_account_lists()
@@ -378,7 +384,9 @@ def tls(tls_server, monkeypatch):
 
 def test_tls_certificates_are_verified_by_default(tls, caplog):
     tls.use()
-    with pytest.raises(BomboraApiError, match=r"its TLS certificate is not trusted \(self-signed certificate\)") as raised:
+    with pytest.raises(
+        BomboraApiError, match=r"its TLS certificate is not trusted \(self-signed certificate\)"
+    ) as raised:
         BomboraHook().list_account_lists()
     assert raised.value.status is None
     assert "retrying" not in caplog.text  # a certificate problem is not retried
