@@ -552,3 +552,33 @@ def test_the_operator_sends_nothing_when_a_part_is_truncated(sandbox, run_dag, t
     assert "part-00001.jsonl.gz: the gzip stream is truncated or corrupt (EOFError" in outcome.output
     assert not [entry for entry in sandbox.request_log() if entry["method"] in ("POST", "PUT", "DELETE")
                 and entry["path"] != "/oauth/token"]
+
+
+TASK_DAG = """
+from airflow.sdk import DAG, task
+
+from airflow_provider_bombora.exceptions import BomboraValidationError
+from airflow_provider_bombora.records import iter_records
+
+with DAG({dag_id!r}, schedule=None) as dag:
+
+    @task
+    def read(url: str, conn_id: str) -> str:
+        try:
+            return str(sum(1 for _ in iter_records(url, conn_id=conn_id)))
+        except BomboraValidationError as error:
+            return str(error)
+
+    read({url!r}, "exports_fs")
+    read({url!r}, "no_such_connection")
+"""
+
+
+def test_connections_are_looked_up_in_a_running_task(run_dag, tmp_path, monkeypatch):
+    """Inside a task (dag.test()), connections are looked up through the task runner's API."""
+    monkeypatch.setenv("AIRFLOW_CONN_EXPORTS_FS", json.dumps({"conn_type": "fs"}))
+    path = tmp_path / "accounts.jsonl.gz"
+    path.write_bytes(gzip.compress(jsonl("acme.com", "beta.io")))
+    outcome = run_dag("read_with_connections", TASK_DAG.format(dag_id="read_with_connections", url=f"file://{path}"))
+    assert str(outcome.xcom["read"]) == "2"
+    assert "the connection 'no_such_connection' is not defined" in str(outcome.xcom["read__1"])
