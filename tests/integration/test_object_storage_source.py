@@ -575,7 +575,8 @@ with DAG({dag_id!r}, schedule=None) as dag:
 
 
 def test_connections_are_looked_up_in_a_running_task(run_dag, tmp_path, monkeypatch):
-    """Inside a task (dag.test()), connections are looked up through the task runner's API."""
+    """Inside a task (dag.test()), connections are looked up as a task looks them up (its secrets backends,
+    the environment first, then the execution API), not as a test process does."""
     monkeypatch.setenv("AIRFLOW_CONN_EXPORTS_FS", json.dumps({"conn_type": "fs"}))
     path = tmp_path / "accounts.jsonl.gz"
     path.write_bytes(gzip.compress(jsonl("acme.com", "beta.io")))
