@@ -50,7 +50,9 @@ class FakeAccountLists:
         """Run ``action`` just before this client's ``batch``-th batch of ``kind`` checks its claim."""
         self._before[(kind, batch)] = action
 
-    def seed(self, domains=(), *, ownership: ListOwnership | None = None, type: str = "Manual", description=None) -> str:
+    def seed(
+        self, domains=(), *, ownership: ListOwnership | None = None, type: str = "Manual", description=None
+    ) -> str:
         list_id = str(uuid.uuid4())
         if ownership is not None:
             description = render_description(description, ownership)

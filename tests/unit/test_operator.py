@@ -62,7 +62,15 @@ def test_templated_values_wait_for_rendering(overrides):
 
 def test_templated_fields_and_defaults():
     operator = make()
-    assert set(operator.template_fields) == {"audience_name", "audience_description", "accounts", "mappings", "dataflow_id", "plan_file", "snapshot"}
+    assert set(operator.template_fields) == {
+        "audience_name",
+        "audience_description",
+        "accounts",
+        "mappings",
+        "dataflow_id",
+        "plan_file",
+        "snapshot",
+    }
     assert (operator.sync_mode, operator.batch_size, operator.max_rejected_ratio) == ("mirror", 1000, 0.1)
     assert (operator.allow_empty, operator.allow_stale, operator.adopt_existing, operator.dry_run) == (False,) * 4
     assert operator.bombora_conn_id == "bombora_default"

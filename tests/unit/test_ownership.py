@@ -44,10 +44,14 @@ def test_lists_without_a_valid_marker_have_no_owner(description):
 
 def test_the_writing_flag_is_written_only_while_a_run_writes():
     writing = render_description(None, ListOwnership("dag.task", "2024-01-01T00:00:00+00:00", writing=True))
-    assert writing == MARKER_PREFIX + '{"dataflow_id": "dag.task", "snapshot": "2024-01-01T00:00:00+00:00", "writing": true}'
+    assert writing == (
+        MARKER_PREFIX + '{"dataflow_id": "dag.task", "snapshot": "2024-01-01T00:00:00+00:00", "writing": true}'
+    )
     assert "writing" not in render_description(None, ListOwnership("dag.task", "2024-01-01T00:00:00+00:00"))
 
 
 def test_snapshot_datetime():
     assert ListOwnership("x").snapshot_datetime() is None
-    assert ListOwnership("x", "2024-05-02T00:00:00+00:00").snapshot_datetime().year == 2024
+    snapshot = ListOwnership("x", "2024-05-02T00:00:00+00:00").snapshot_datetime()
+    assert snapshot is not None
+    assert snapshot.year == 2024

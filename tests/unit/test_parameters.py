@@ -31,7 +31,12 @@ from airflow_provider_bombora.parameters import (
         (validate_audience_name, "x" * 256, "audience_name", "at most 255"),
         (validate_audience_description, 5, "audience_description", "string"),
         (validate_audience_description, "bell\x07", "audience_description", "control characters"),
-        (validate_audience_origin, "custom_upload", "audience_origin", "Bombora does not support custom upload audiences"),
+        (
+            validate_audience_origin,
+            "custom_upload",
+            "audience_origin",
+            "Bombora does not support custom upload audiences",
+        ),
         (validate_audience_origin, "SEGMENTATION_SERVICE", "audience_origin", "only supported origin"),
         (validate_audience_origin, None, "audience_origin", "only supported origin"),
         (validate_sync_mode, "full", "sync_mode", "'mirror', 'delta'"),
@@ -52,11 +57,10 @@ from airflow_provider_bombora.parameters import (
     ],
 )
 def test_invalid_values_name_the_field_and_the_fix(check, value, field, fragment):
+    takes_field = check in (validate_ratio, validate_positive_seconds, validate_non_negative_seconds)
+    arguments = (field, value) if takes_field else (value,)
     with pytest.raises(BomboraValidationError) as error:
-        if check in (validate_ratio, validate_positive_seconds, validate_non_negative_seconds):
-            check(field, value)
-        else:
-            check(value)
+        check(*arguments)
     assert error.value.field == field
     assert str(error.value).startswith(f"{field}: ")
     assert fragment in str(error.value)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 
 from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.mappings import validate_mappings
-from airflow_provider_bombora.domains import InvalidDomain, normalize_domain
-from airflow_provider_bombora.plan import DesiredAudience, Plan, collect_desired, mask_value, plan_delta, plan_mirror
+from airflow_provider_bombora.plan import DesiredAudience, Plan, collect_desired, plan_delta, plan_mirror
 from airflow_provider_bombora.records import iter_records
 
 MAPPINGS = validate_mappings(

@@ -286,7 +286,7 @@ def test_hints_name_fields_never_values():
 
 def test_tuple_records_get_the_dict_hint_with_the_mapping_sources():
     rows = [(f"A-{n}", f"company{n}.com") for n in range(12)]
-    desired = collect(rows + [nested("acme.com")], mappings_with("xdm:crmId"))
+    desired = collect([*rows, nested("acme.com")], mappings_with("xdm:crmId"))
     assert desired.rejected_by_reason == {"not_an_object": 12, "missing_primary_id": 1}
     assert desired.hints[-1] == (
         "12 records are tuple, not dict: records are dicts keyed by the mapping sources, e.g. "
