@@ -17,7 +17,7 @@ from airflow_provider_bombora.exceptions import (
     BomboraValidationError,
     StaleSnapshotError,
 )
-from airflow_provider_bombora.ownership import ListOwnership, parse_description, render_description
+from airflow_provider_bombora.ownership import ListOwnership, parse_description
 from airflow_provider_bombora.plan import DesiredAudience
 
 DATAFLOW = "abm.activate"
@@ -26,7 +26,9 @@ OLDER = "2026-11-26T00:00:00+00:00"
 NEWER = "2026-11-28T00:00:00+00:00"
 
 
-def desired(*domains: str, received: int | None = None, rejected: dict | None = None, hints=(), duplicates=0, remove=()) -> DesiredAudience:
+def desired(
+    *domains: str, received: int | None = None, rejected: dict | None = None, hints=(), duplicates=0, remove=()
+) -> DesiredAudience:
     rejected = rejected or {}
     valid = len(domains) + len(remove)
     return DesiredAudience(
@@ -77,7 +79,9 @@ def test_an_owned_list_is_mirrored_exactly():
     summary = activate_audience(client, request(), desired("acme.com", "new.com"), sleep=no_sleep)
     assert client.lists[list_id]["domains"] == {"acme.com", "new.com"}
     assert (summary["added"], summary["removed"], summary["unchanged"]) == (1, 1, 1)
-    assert ownership_of(client, list_id).snapshot == SNAPSHOT
+    ownership = ownership_of(client, list_id)
+    assert ownership is not None
+    assert ownership.snapshot == SNAPSHOT
 
 
 def test_delta_mode_adds_entries_and_removes_exits_only():
@@ -125,7 +129,9 @@ def test_adopt_existing_takes_over_an_unowned_manual_list():
 def test_an_older_snapshot_is_skipped_with_nothing_written():
     client = FakeAccountLists()
     client.seed(["acme.com"], ownership=ListOwnership(DATAFLOW, NEWER))
-    with pytest.raises(StaleSnapshotError, match=re.escape(f"already holds snapshot {NEWER}, newer than this run's {SNAPSHOT}")):
+    with pytest.raises(
+        StaleSnapshotError, match=re.escape(f"already holds snapshot {NEWER}, newer than this run's {SNAPSHOT}")
+    ):
         activate_audience(client, request(), desired("old.com"), sleep=no_sleep)
     assert client.writes() == []
 
@@ -135,7 +141,9 @@ def test_allow_stale_applies_an_older_snapshot_but_keeps_the_newest_marker():
     list_id = client.seed(["acme.com"], ownership=ListOwnership(DATAFLOW, NEWER))
     activate_audience(client, request(allow_stale=True), desired("old.com"), sleep=no_sleep)
     assert client.lists[list_id]["domains"] == {"old.com"}
-    assert ownership_of(client, list_id).snapshot == NEWER
+    ownership = ownership_of(client, list_id)
+    assert ownership is not None
+    assert ownership.snapshot == NEWER
 
 
 # --- Create answered 422 ----------------------------------------------------------------------
@@ -157,7 +165,7 @@ def test_a_422_for_a_list_another_dataflow_just_made_is_a_conflict():
             return super().create_account_list(name, description)
 
     client = RacedClient()
-    with pytest.raises(BomboraAudienceConflictError, match="other.dataflow"):
+    with pytest.raises(BomboraAudienceConflictError, match=r"other.dataflow"):
         activate_audience(client, request(), desired("acme.com"), sleep=no_sleep)
     assert [call.split()[0] for call in client.writes()] == ["create"]
 
@@ -187,7 +195,7 @@ def test_a_409_that_never_clears_fails_after_pending_update_timeout(monkeypatch)
 
     client = FakeAccountLists(conflicts={"delete": list(range(1, 1000))})
     client.seed(["gone.com"], ownership=ListOwnership(DATAFLOW, OLDER))
-    with pytest.raises(BomboraPendingUpdateError, match="kept answering 409 to account writes .* for 5 s"):
+    with pytest.raises(BomboraPendingUpdateError, match=r"kept answering 409 to account writes .* for 5 s"):
         activate_audience(client, request(pending_update_timeout=5, poll_interval=1), desired("acme.com"), sleep=sleep)
     assert 5 <= clock[0] - 1000 <= 7
     assert not any(call.startswith("add") for call in client.calls)
@@ -220,7 +228,7 @@ def test_some_rejections_under_the_ratio_are_a_warning(caplog):
 def test_a_mirror_of_no_valid_account_would_empty_the_list_and_is_refused():
     client = FakeAccountLists()
     client.seed(["acme.com"], ownership=ListOwnership(DATAFLOW, OLDER))
-    with pytest.raises(BomboraValidationError, match="would empty the account list .* allow_empty=True"):
+    with pytest.raises(BomboraValidationError, match=r"would empty the account list .* allow_empty=True"):
         activate_audience(client, request(), desired(), sleep=no_sleep)
     assert client.calls == []
 
@@ -265,7 +273,8 @@ def test_a_large_dry_run_writes_the_whole_plan_to_a_file():
     with open(summary["plan_file"], encoding="utf-8") as file:
         lines = [json.loads(line) for line in file]
     assert sorted(line["domain"] for line in lines if line["action"] == "add") == sorted(domains)
-    assert sorted(line["domain"] for line in lines if line["action"] == "remove") == ["gone0.com", "gone1.com", "gone2.com"]
+    removed = sorted(line["domain"] for line in lines if line["action"] == "remove")
+    assert removed == ["gone0.com", "gone1.com", "gone2.com"]
     assert client.writes() == []
 
 
@@ -293,7 +302,9 @@ def mappings_with(primary_id_source: str):
 
 
 def test_a_typo_in_a_mapping_source_is_named_with_the_field_the_records_have():
-    records = [{"accountKey": {"sourceKey": f"A-{i}"}, "accountOrganization": {"domain": f"c{i}.com"}} for i in range(5)]
+    records = [
+        {"accountKey": {"sourceKey": f"A-{i}"}, "accountOrganization": {"domain": f"c{i}.com"}} for i in range(5)
+    ]
     audience = read_audience(records, mappings_with("xdm:accountKey.sourcekey"), request())
     with pytest.raises(BomboraValidationError) as info:
         check_audience(audience, request())
