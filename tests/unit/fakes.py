@@ -37,7 +37,7 @@ class FakeAccountLists:
     def _reset_client(self) -> None:
         self.calls: list[str] = []
         self._batches = {"add": 0, "delete": 0}
-        self._before: dict[tuple[str, int], Callable[[], None]] = {}
+        self._before: dict[tuple[str, int], Callable[[], object]] = {}
 
     def view(self) -> FakeAccountLists:
         """Another client of the same lists, with its own call record, batch counts and interleavings."""
@@ -46,8 +46,9 @@ class FakeAccountLists:
         other._reset_client()
         return other
 
-    def before(self, kind: str, batch: int, action: Callable[[], None]) -> None:
-        """Run ``action`` just before this client's ``batch``-th batch of ``kind`` checks its claim."""
+    def before(self, kind: str, batch: int, action: Callable[[], object]) -> None:
+        """Run ``action`` just before this client's ``batch``-th batch of ``kind`` checks its claim
+        (what it returns is ignored)."""
         self._before[(kind, batch)] = action
 
     def seed(

@@ -54,7 +54,9 @@ def test_an_older_run_after_a_newer_one_writes_nothing():
     bombora = FakeAccountLists()
     run(bombora.view(), 26)
     older = bombora.view()
-    with pytest.raises(StaleSnapshotError, match=f"holds snapshot {day(26)[:10]}.*newer than this run's {day(24)[:10]}"):
+    with pytest.raises(
+        StaleSnapshotError, match=f"holds snapshot {day(26)[:10]}.*newer than this run's {day(24)[:10]}"
+    ):
         run(older, 24)
     assert older.writes() == []
     assert the_list(bombora)["domains"] == accounts_of(26)
@@ -63,7 +65,7 @@ def test_an_older_run_after_a_newer_one_writes_nothing():
 def test_a_newer_run_arriving_while_an_older_one_writes_stops_it_and_checks_the_list():
     bombora = FakeAccountLists()
     older, newer = bombora.view(), bombora.view()
-    outcome = {}
+    outcome: dict[str, dict] = {}
     # The newer run runs whole between the older run's second and third batches.
     older.before("add", 3, lambda: outcome.setdefault("newer", run(newer, 26)))
     with pytest.raises(StaleSnapshotError):
@@ -75,7 +77,7 @@ def test_a_newer_run_arriving_while_an_older_one_writes_stops_it_and_checks_the_
     assert sum(call.startswith("domains") for call in newer.calls) == 2
 
 
-def test_an_older_claim_written_over_a_newer_one_is_claimed_back():
+def test_an_older_claim_written_over_a_newer_one_is_claimed_back(monkeypatch):
     bombora = FakeAccountLists()
     list_id = bombora.seed(accounts_of(20), ownership=ListOwnership(DATAFLOW, day(20)))
     older, newer = bombora.view(), bombora.view()
@@ -87,8 +89,12 @@ def test_an_older_claim_written_over_a_newer_one_is_claimed_back():
         older_may_claim.wait(5)
         return real_update(account_list_id, definition)
 
-    older.update_account_list = older_update
-    newer.before("add", 1, lambda: (older_may_claim.set(), newer_checks.wait(5)))
+    def let_the_older_run_claim() -> None:
+        older_may_claim.set()
+        newer_checks.wait(5)
+
+    monkeypatch.setattr(older, "update_account_list", older_update)
+    newer.before("add", 1, let_the_older_run_claim)
     outcomes: dict[str, object] = {}
 
     def play(name, client, n):
@@ -99,7 +105,10 @@ def test_an_older_claim_written_over_a_newer_one_is_claimed_back():
         finally:
             newer_checks.set()
 
-    threads = [threading.Thread(target=play, args=("older", older, 24)), threading.Thread(target=play, args=("newer", newer, 26))]
+    threads = [
+        threading.Thread(target=play, args=("older", older, 24)),
+        threading.Thread(target=play, args=("newer", newer, 26)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -111,7 +120,7 @@ def test_an_older_claim_written_over_a_newer_one_is_claimed_back():
     assert marker(bombora) == ListOwnership(DATAFLOW, day(26))
 
 
-def test_two_runs_creating_the_list_at_once_end_with_the_newer_one():
+def test_two_runs_creating_the_list_at_once_end_with_the_newer_one(monkeypatch):
     bombora = FakeAccountLists()
     older, newer = bombora.view(), bombora.view()
     real_create = newer.create_account_list
@@ -120,14 +129,14 @@ def test_two_runs_creating_the_list_at_once_end_with_the_newer_one():
         run(older, 24)  # the older run creates the list and fills it between the lookup and the create
         return real_create(name, description)
 
-    newer.create_account_list = newer_create
+    monkeypatch.setattr(newer, "create_account_list", newer_create)
     result = run(newer, 26)  # answered 422 "name in use": it claims the older run's list
     assert the_list(bombora)["domains"] == accounts_of(26)
     assert result["account_list_id"] == next(iter(bombora.lists))
     assert marker(bombora) == ListOwnership(DATAFLOW, day(26))
 
 
-def test_an_older_run_answered_422_by_a_newer_runs_list_writes_nothing():
+def test_an_older_run_answered_422_by_a_newer_runs_list_writes_nothing(monkeypatch):
     bombora = FakeAccountLists()
     older, newer = bombora.view(), bombora.view()
     real_create = older.create_account_list
@@ -136,7 +145,7 @@ def test_an_older_run_answered_422_by_a_newer_runs_list_writes_nothing():
         run(newer, 26)
         return real_create(name, description)
 
-    older.create_account_list = older_create
+    monkeypatch.setattr(older, "create_account_list", older_create)
     with pytest.raises(StaleSnapshotError):
         run(older, 24)
     assert [call.split()[0] for call in older.writes()] == ["create"]
