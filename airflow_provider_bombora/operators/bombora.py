@@ -49,7 +49,12 @@ class BomboraActivateAudienceOperator(BaseOperator):
 
     :param audience_name: name of the audience, and of its Bombora account list. (templated)
     :param accounts: account records (dicts, nested or with dotted keys), or the path of a
-        ``.csv``, ``.jsonl`` or ``.json`` file of them. (templated)
+        ``.csv``, ``.jsonl`` or ``.json`` file of them. (templated) Give ``accounts`` or ``sql``.
+    :param sql: a query whose rows are the account records, run through ``sql_conn_id``: a
+        column per mapped source, named after its path without the namespace (case-insensitive;
+        ``__`` for ``.`` where a name cannot hold a dot). Streamed. Needs the ``sql`` extra.
+        (templated; a ``.sql`` file too)
+    :param sql_conn_id: the connection ``sql`` runs on; its hook must be a common-sql ``DbApiHook``.
     :param mappings: the destination's mappings, a list of ``{"source", "target"}``. (templated)
     :param audience_description: text stored in the list's description. (templated)
     :param audience_origin: ``segmentation_service``; Bombora refuses custom upload audiences.
@@ -96,12 +101,14 @@ class BomboraActivateAudienceOperator(BaseOperator):
         "audience_name",
         "audience_description",
         "accounts",
+        "sql",
         "mappings",
         "dataflow_id",
         "plan_file",
         "snapshot",
     )
-    template_fields_renderers: ClassVar[dict[str, str]] = {"mappings": "json", "accounts": "json"}
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"mappings": "json", "accounts": "json", "sql": "sql"}
     ui_color = "#e6f1fb"
     # The parameter shadows BaseOperator.dry_run(), a method that no Airflow 3 code calls; the
     # Task SDK's annotation is that method's, hence the ignore.
@@ -111,8 +118,10 @@ class BomboraActivateAudienceOperator(BaseOperator):
         self,
         *,
         audience_name: str,
-        accounts: Any,
+        accounts: Any = None,
         mappings: list[dict[str, str]],
+        sql: str | None = None,
+        sql_conn_id: str | None = None,
         audience_description: str | None = None,
         audience_origin: str = "segmentation_service",
         sync_mode: str = "mirror",
@@ -140,6 +149,8 @@ class BomboraActivateAudienceOperator(BaseOperator):
         super().__init__(**kwargs)
         self.audience_name = audience_name
         self.accounts = accounts
+        self.sql = sql
+        self.sql_conn_id = sql_conn_id
         self.mappings = mappings
         self.audience_description = audience_description
         self.audience_origin = audience_origin
@@ -162,6 +173,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         self.bombora_conn_id = bombora_conn_id
         # Fail at DAG parse time on what is already known; templated values wait for rendering.
         self._validate_static_parameters()
+        self._validate_record_source()
         for field, validate in self._templated_checks():
             value = getattr(self, field)
             if not _is_unrendered(value):
@@ -200,6 +212,28 @@ class BomboraActivateAudienceOperator(BaseOperator):
         if not isinstance(self.status_field, str) or not self.status_field:
             raise BomboraValidationError("status_field", "must name the record field holding the membership status")
 
+    def _validate_record_source(self) -> None:
+        """Exactly one of ``accounts`` / ``sql``; ``sql`` with its connection and the common-sql provider."""
+        if (self.accounts is None) == (self.sql is None):
+            raise BomboraValidationError(
+                "accounts",
+                "give exactly one of accounts (records, a file or a URL) and sql (a query run through "
+                f"sql_conn_id); got {'both' if self.sql is not None else 'neither'}",
+            )
+        if self.sql is None:
+            if self.sql_conn_id is not None:
+                raise BomboraValidationError("sql_conn_id", "is only used with sql; give sql, or drop sql_conn_id")
+            return
+        from airflow_provider_bombora.sources.sql import require_common_sql
+
+        require_common_sql()
+        if not _is_unrendered(self.sql) and (not isinstance(self.sql, str) or not self.sql.strip()):
+            raise BomboraValidationError("sql", f"must be a SQL query or the path of a .sql file, got {self.sql!r}")
+        if not isinstance(self.sql_conn_id, str) or not self.sql_conn_id.strip():
+            raise BomboraValidationError(
+                "sql_conn_id", "must name the connection the query runs on (one whose hook is a common-sql DbApiHook)"
+            )
+
     def _templated_checks(self) -> tuple[tuple[str, Callable[[Any], object]], ...]:
         return (
             ("audience_name", validate_audience_name),
@@ -233,7 +267,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from airflow_provider_bombora.activation import activate_audience, read_audience
+        from airflow_provider_bombora.activation import activate_audience, collect_audience, read_audience
         from airflow_provider_bombora.exceptions import (
             BomboraAudienceConflictError,
             BomboraConfigError,
@@ -243,7 +277,14 @@ class BomboraActivateAudienceOperator(BaseOperator):
 
         try:
             request = self._request(context)
-            desired = read_audience(self.accounts, validate_mappings(self.mappings), request)
+            mappings = validate_mappings(self.mappings)
+            if self.sql is not None:
+                from airflow_provider_bombora.sources.sql import iter_sql_records
+
+                records = iter_sql_records(self.sql, self.sql_conn_id or "", mappings, request)
+                desired = collect_audience(records, mappings, request)
+            else:
+                desired = read_audience(self.accounts, mappings, request)
             activation = activate_audience(self.hook, request, desired)
         except StaleSnapshotError as stale:
             # A top-level line: Airflow puts its own skip message inside a collapsed log group.
