@@ -101,7 +101,9 @@ def test_an_unreadable_submitted_after_names_the_parameter(given):
     assert info.value.field == "submitted_after"
 
 
-@pytest.mark.parametrize(("given", "expected"), [(None, None), ("", None), ("None", None), (0, 0), (12, 12), (" 12 ", 12)])
+@pytest.mark.parametrize(
+    ("given", "expected"), [(None, None), ("", None), ("None", None), (0, 0), (12, 12), (" 12 ", 12)]
+)
 def test_expected_account_total_accepts_numbers_and_their_text(given, expected):
     assert target(expected_account_total=given).expected_account_total == expected
 
@@ -124,7 +126,9 @@ def test_a_list_id_that_is_not_text_is_refused():
 
 
 def test_parameters_round_trip_through_json_values():
-    original = target(audience_name="High intent", submitted_after="2026-11-27T11:00:00+01:00", expected_account_total="7")
+    original = target(
+        audience_name="High intent", submitted_after="2026-11-27T11:00:00+01:00", expected_account_total="7"
+    )
     parameters = original.to_parameters()
     assert parameters == {
         "account_list_id": LIST_ID,
@@ -140,7 +144,10 @@ def test_parameters_round_trip_through_json_values():
     [
         ({"account_list_id": LIST_ID}, f"Bombora account list {LIST_ID}"),
         ({"audience_name": "High intent"}, "Bombora account list 'High intent'"),
-        ({"account_list_id": LIST_ID, "audience_name": "High intent"}, f"Bombora account list {LIST_ID} ('High intent')"),
+        (
+            {"account_list_id": LIST_ID, "audience_name": "High intent"},
+            f"Bombora account list {LIST_ID} ('High intent')",
+        ),
     ],
 )
 def test_messages_name_the_list_by_what_is_known(parameters, expected):
@@ -177,6 +184,7 @@ def test_a_list_without_pending_update_is_live_unless_older_than_the_submission(
 def test_a_pending_update_is_not_live_whatever_the_times_say(shape):
     status = evaluate_export_status(shape(pending=True), target(submitted_after="2000-01-01T00:00:00+00:00"))
     assert not status.done
+    assert status.waiting_for is not None
     assert "pendingUpdate is true" in status.waiting_for
     assert status.result["pending_update"] is True
 
@@ -184,13 +192,16 @@ def test_a_pending_update_is_not_live_whatever_the_times_say(shape):
 def test_an_older_list_says_which_times_it_compared():
     status = evaluate_export_status(definition(), target(submitted_after="2024-01-27T06:00:00+00:00"))
     assert not status.done
+    assert status.waiting_for is not None
     assert MODIFIED in status.waiting_for
     assert "2024-01-27T06:00:00+00:00" in status.waiting_for
 
 
 @SHAPES
 def test_the_result_is_the_same_for_a_definition_and_a_summary(shape):
-    status = evaluate_export_status(shape(total=5), ExportTarget.from_parameters(audience_name="Ignored when Bombora names it"))
+    status = evaluate_export_status(
+        shape(total=5), ExportTarget.from_parameters(audience_name="Ignored when Bombora names it")
+    )
     assert status == ExportStatus(
         done=True,
         result={
@@ -263,6 +274,13 @@ class FakeAsyncClient(FakeClient):
         return FakeClient.find_account_list(self, name)
 
 
+def read_one_way(reader, target_, **answers):
+    """The status read through a sync (``reader="sync"``) or an async client answering ``answers``."""
+    if reader == "sync":
+        return read_export_status(FakeClient(**answers), target_)
+    return asyncio.run(aread_export_status(FakeAsyncClient(**answers), target_))
+
+
 def read_both_ways(target_, **answers):
     """The status read through a sync and an async client (which must agree), and the sync client."""
     sync_client, async_client = FakeClient(**answers), FakeAsyncClient(**answers)
@@ -279,7 +297,9 @@ def test_a_list_is_read_by_id_when_the_id_is_known():
 
 def test_a_list_is_found_by_name_and_its_summary_evaluated():
     name_only = ExportTarget.from_parameters(audience_name="High intent")
-    sync_status, async_status, client = read_both_ways(name_only, summaries=[summary(name="Other"), summary(pending=True)])
+    sync_status, async_status, client = read_both_ways(
+        name_only, summaries=[summary(name="Other"), summary(pending=True)]
+    )
     assert sync_status == async_status
     assert not sync_status.done
     assert sync_status.result["account_list_id"] == LIST_ID
@@ -290,20 +310,18 @@ def test_a_list_is_found_by_name_and_its_summary_evaluated():
 def test_no_list_of_that_name_is_an_error(reader):
     name_only = ExportTarget.from_parameters(audience_name="Gone")
     with pytest.raises(BomboraExportStatusError, match="No Bombora account list is named 'Gone'"):
-        if reader == "sync":
-            read_export_status(FakeClient(summaries=[summary()]), name_only)
-        else:
-            asyncio.run(aread_export_status(FakeAsyncClient(summaries=[summary()]), name_only))
+        read_one_way(reader, name_only, summaries=[summary()])
 
 
 @pytest.mark.parametrize("reader", ["sync", "async"])
 def test_a_deleted_list_is_an_error_saying_so(reader):
-    missing = BomboraNotFoundError("Account list not found", status=404, method="GET", path="/account-list/v1/account-list/x")
-    with pytest.raises(BomboraExportStatusError, match=rf"{LIST_ID} does not exist \(HTTP 404\): it was deleted") as info:
-        if reader == "sync":
-            read_export_status(FakeClient(definition_answer=missing), target())
-        else:
-            asyncio.run(aread_export_status(FakeAsyncClient(definition_answer=missing), target()))
+    missing = BomboraNotFoundError(
+        "Account list not found", status=404, method="GET", path="/account-list/v1/account-list/x"
+    )
+    with pytest.raises(
+        BomboraExportStatusError, match=rf"{LIST_ID} does not exist \(HTTP 404\): it was deleted"
+    ) as info:
+        read_one_way(reader, target(), definition_answer=missing)
     assert info.value.__cause__ is missing
 
 
@@ -326,14 +344,16 @@ def test_a_success_event_carries_the_result_back():
 
 
 def test_an_error_event_raises_its_message():
-    with pytest.raises(BomboraExportStatusError, match="^the list vanished$") as info:
+    with pytest.raises(BomboraExportStatusError, match=r"^the list vanished$") as info:
         export_result_from_event(failure_event("error", "the list vanished", target()))
     assert not isinstance(info.value, BomboraExportTimeoutError)
 
 
 def test_a_timeout_event_raises_a_timeout_error_with_its_message():
     message = timeout_message(target(), "within 60 s", "Bombora has not applied the last upload yet")
-    assert message == f"Bombora account list {LIST_ID} was not live within 60 s: Bombora has not applied the last upload yet."
+    assert message == (
+        f"Bombora account list {LIST_ID} was not live within 60 s: Bombora has not applied the last upload yet."
+    )
     with pytest.raises(BomboraExportTimeoutError, match="was not live within 60 s"):
         export_result_from_event(failure_event("timeout", message, target()))
 
@@ -348,6 +368,8 @@ def test_a_timeout_without_any_finished_check_says_so():
 
 
 def test_a_target_is_identified_by_what_a_check_found_keeping_what_was_given():
-    found = evaluate_export_status(summary(name="Bombora's name"), ExportTarget.from_parameters(audience_name="Given")).result
+    found = evaluate_export_status(
+        summary(name="Bombora's name"), ExportTarget.from_parameters(audience_name="Given")
+    ).result
     assert ExportTarget.from_parameters(audience_name="Given").identified_by(found) == ExportTarget(LIST_ID, "Given")
     assert target().identified_by(found) == ExportTarget(LIST_ID, "Bombora's name")
