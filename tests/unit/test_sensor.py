@@ -6,11 +6,13 @@ import logging
 import time
 import types
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 
+from airflow_provider_bombora import export_status
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAuthError,
@@ -19,7 +21,6 @@ from airflow_provider_bombora.exceptions import (
     BomboraNotFoundError,
     BomboraValidationError,
 )
-from airflow_provider_bombora import export_status
 from airflow_provider_bombora.export_status import ExportTarget, wait_for_export
 from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor
 from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
@@ -79,12 +80,17 @@ class ScriptedHook:
         return item if item is None or isinstance(item, Exception) else {**item, **item["metadata"]}
 
 
+def use_hook(sensor: BomboraExportStatusSensor, hook: ScriptedHook) -> None:
+    """Give ``sensor`` the scripted hook (``hook`` is a cached_property: an assigned value wins)."""
+    sensor.hook = hook  # type: ignore[assignment]  # a scripted stand-in, not a BomboraHook
+
+
 def make_sensor(hook: ScriptedHook | None = None, **kwargs) -> BomboraExportStatusSensor:
     if "audience_name" not in kwargs:
         kwargs.setdefault("account_list_id", LIST_ID)
     sensor = BomboraExportStatusSensor(task_id="wait_for_export", **kwargs)
     if hook is not None:
-        sensor.hook = hook
+        use_hook(sensor, hook)
     return sensor
 
 
@@ -121,7 +127,12 @@ def test_the_list_its_submission_and_total_are_templated():
             submitted_after="{{ params.activation['submitted_at'] }}",
             expected_account_total="{{ params.total }}",
         )
-    assert set(sensor.template_fields) == {"account_list_id", "audience_name", "submitted_after", "expected_account_total"}
+    assert set(sensor.template_fields) == {
+        "account_list_id",
+        "audience_name",
+        "submitted_after",
+        "expected_account_total",
+    }
     activation = {"account_list_id": LIST_ID, "submitted_at": "2026-11-27T10:00:00.123456+00:00"}
     sensor.render_template_fields({"params": {"activation": activation, "total": 2}})
     assert (sensor.account_list_id, sensor.submitted_after, sensor.expected_account_total) == (
@@ -138,16 +149,18 @@ SUBMITTED_AT = "{{ ti.xcom_pull(task_ids='activate')['submitted_at'] }}"
 @pytest.mark.parametrize(("submitted_at", "waits"), [("2026-11-27T10:00:00+00:00", True), (None, False)])
 def test_submitted_at_of_a_run_that_wrote_nothing_means_nothing_to_wait_for(submitted_at, waits):
     activation = {"added": 0 if submitted_at is None else 2, "removed": 0, "submitted_at": submitted_at}
-    ti = types.SimpleNamespace(xcom_pull=lambda task_ids: activation)
+    ti: Any = types.SimpleNamespace(xcom_pull=lambda task_ids: activation)  # all that the template calls
     with DAG("templated_submitted_at", schedule=None):
-        sensor = BomboraExportStatusSensor(task_id="wait_for_export", account_list_id=LIST_ID, submitted_after=SUBMITTED_AT)
+        sensor = BomboraExportStatusSensor(
+            task_id="wait_for_export", account_list_id=LIST_ID, submitted_after=SUBMITTED_AT
+        )
     sensor.render_template_fields({"ti": ti})
-    sensor.hook = ScriptedHook(answer(modified="2026-11-27T09:59:59.999999"))  # applied before the submission
+    use_hook(sensor, ScriptedHook(answer(modified="2026-11-27T09:59:59.999999")))  # applied before the submission
     assert bool(sensor.poke({})) is not waits
 
 
 def test_an_invalid_rendered_value_fails_the_poke_naming_it():
-    with pytest.raises(BomboraValidationError, match="^submitted_after: must be an ISO 8601"):
+    with pytest.raises(BomboraValidationError, match=r"^submitted_after: must be an ISO 8601"):
         make_sensor(ScriptedHook(LIVE), submitted_after="last Tuesday").poke({})
 
 
@@ -163,7 +176,8 @@ def test_a_pending_update_is_not_done_and_logs_why(capfd, caplog):
 
 
 def test_a_live_list_is_done_with_the_result():
-    checked = make_sensor(ScriptedHook(LIVE), submitted_after="2026-11-27T10:00:05+00:00", expected_account_total=2).poke({})
+    sensor = make_sensor(ScriptedHook(LIVE), submitted_after="2026-11-27T10:00:05+00:00", expected_account_total=2)
+    checked = sensor.poke({})
     assert checked.is_done
     assert checked.xcom_value == RESULT
 
@@ -284,8 +298,12 @@ def test_execute_complete_fails_with_the_reason_of_an_error_event():
 
 
 def test_execute_complete_turns_a_timeout_event_into_airflows_sensor_timeout():
-    event = {"status": "timeout", "message": "Bombora account list x was not live by the deadline", "account_list_id": "x"}
-    with pytest.raises(AirflowSensorTimeout, match="^Bombora account list x was not live by the deadline$"):
+    event = {
+        "status": "timeout",
+        "message": "Bombora account list x was not live by the deadline",
+        "account_list_id": "x",
+    }
+    with pytest.raises(AirflowSensorTimeout, match=r"^Bombora account list x was not live by the deadline$"):
         make_sensor().execute_complete({}, event)
 
 
@@ -338,7 +356,7 @@ def test_wait_for_export_times_out_with_what_it_waited_for(clock):
 
 
 def test_wait_for_export_fails_at_once_on_a_lasting_failure(clock):
+    target = ExportTarget.from_parameters(account_list_id=LIST_ID)
     with pytest.raises(BomboraAuthError):
-        target = ExportTarget.from_parameters(account_list_id=LIST_ID)
         wait_for_export(ScriptedHook(api_error(BomboraAuthError, 401)), target, sleep=clock.sleep)
     assert clock.sleeps == []
