@@ -34,7 +34,10 @@ with DAG({dag_id!r}, schedule=None) as dag:
 def records(*domains: str, status: str | None = None) -> list[dict]:
     rows = []
     for index, domain in enumerate(domains):
-        row = {"accountKey": {"sourceKey": f"key-{index}"}, "accountOrganization": {"domain": domain}}
+        row: dict[str, object] = {
+            "accountKey": {"sourceKey": f"key-{index}"},
+            "accountOrganization": {"domain": domain},
+        }
         if status:
             row["status"] = status
         rows.append(row)
@@ -54,6 +57,13 @@ def activate(run_dag):
         return run_dag(dag_id, DAG_SOURCE.format(dag_id=dag_id, kwargs=kwargs), logical_date)
 
     return run
+
+
+def ownership_of(account_list: dict) -> ListOwnership:
+    """The provider's marker in the description of ``account_list``, which must have one."""
+    ownership = parse_description(account_list["description"])[1]
+    assert ownership is not None, account_list["description"]
+    return ownership
 
 
 def the_list(sandbox, name="High intent accounts") -> dict:
@@ -78,7 +88,9 @@ def write_requests(sandbox) -> list[dict]:
 
 
 def test_first_activation_creates_a_manual_list_owned_by_the_dataflow(sandbox, activate):
-    outcome = activate(accounts=records("acme.com", "https://www.Globex.com/about", "initech.io"), audience_description="Q3")
+    outcome = activate(
+        accounts=records("acme.com", "https://www.Globex.com/about", "initech.io"), audience_description="Q3"
+    )
 
     assert outcome.task_states == {"activate": "success"}
     result = outcome.xcom["activate"]
@@ -183,7 +195,9 @@ def test_lists_not_made_by_the_provider_are_refused(sandbox, activate, seed, fra
 
 
 def test_adopt_existing_takes_over_an_unowned_manual_list(sandbox, activate):
-    seeded = sandbox.seed_account_list("High intent accounts", description="made by hand", domains=["old.com", "acme.com"])
+    seeded = sandbox.seed_account_list(
+        "High intent accounts", description="made by hand", domains=["old.com", "acme.com"]
+    )
 
     outcome = activate(accounts=records("acme.com", "globex.com"), adopt_existing=True)
 
@@ -191,7 +205,7 @@ def test_adopt_existing_takes_over_an_unowned_manual_list(sandbox, activate):
     account_list = the_list(sandbox)
     assert account_list["id"] == seeded["id"]
     assert sorted(account_list["domains"]) == ["acme.com", "globex.com"]
-    assert parse_description(account_list["description"])[1].dataflow_id == "abm.activate"
+    assert ownership_of(account_list).dataflow_id == "abm.activate"
 
 
 def test_an_older_snapshot_is_skipped_unless_allow_stale(sandbox, activate):
@@ -208,7 +222,7 @@ def test_an_older_snapshot_is_skipped_unless_allow_stale(sandbox, activate):
     assert forced.task_states == {"activate": "success"}
     assert the_list(sandbox)["domains"] == ["acme.com"]
     # The list still records the newest snapshot it has seen.
-    assert parse_description(the_list(sandbox)["description"])[1].snapshot == "2026-11-10T00:00:00+00:00"
+    assert ownership_of(the_list(sandbox)).snapshot == "2026-11-10T00:00:00+00:00"
 
 
 def test_dry_run_reads_and_plans_but_writes_nothing(sandbox, activate):
@@ -245,7 +259,9 @@ def test_empty_audience_is_refused_in_mirror_mode_unless_allowed(sandbox, activa
 
 
 def test_too_many_rejections_fail_before_any_network_call(sandbox, activate):
-    outcome = activate(accounts=records("acme.com", "sales@globex.com", "10.0.0.1", "localhost"), max_rejected_ratio=0.5)
+    outcome = activate(
+        accounts=records("acme.com", "sales@globex.com", "10.0.0.1", "localhost"), max_rejected_ratio=0.5
+    )
 
     assert outcome.task_states == {"activate": "failed"}
     assert "3 of 4 records rejected" in outcome.output
@@ -269,7 +285,9 @@ def test_removals_wait_for_the_pending_update_and_nothing_is_lost(sandbox, activ
     statuses = [e["status"] for e in sandbox.request_log() if e["path"].endswith("/delete-accounts")]
     assert 409 in statuses
     assert statuses.count(200) == 4
-    assert sorted(settled_list(sandbox)["domains"]) == sorted([*(f"company{i}.com" for i in range(20, 30)), "newco.com"])
+    assert sorted(settled_list(sandbox)["domains"]) == sorted(
+        [*(f"company{i}.com" for i in range(20, 30)), "newco.com"]
+    )
 
 
 def test_a_retry_after_a_failure_mid_upload_converges_to_the_exact_list(sandbox, activate):
