@@ -94,13 +94,17 @@ def collect_audience(
     return collect_desired(records, mappings, sync_mode=request.sync_mode, status_field=request.status_field)
 
 
-def read_audience(accounts: object, mappings: ValidatedMappings, request: ActivationRequest) -> DesiredAudience:
-    """Read the audience's records (streamed) into the domains wanted; no network call.
+def read_audience(
+    accounts: object, mappings: ValidatedMappings, request: ActivationRequest, *, conn_id: str | None = None
+) -> DesiredAudience:
+    """Read the audience's records (streamed) into the domains wanted; nothing is sent to Bombora.
 
-    :param accounts: Records, or a file (see :func:`~airflow_provider_bombora.records.iter_records`).
+    :param accounts: Records, a local file, or object storage (a URL or an ``ObjectStoragePath``;
+        see :func:`~airflow_provider_bombora.records.iter_records`).
+    :param conn_id: The object store's Airflow connection, for a URL.
     :raises BomboraValidationError: for an input that cannot be read.
     """
-    records = iter_records(accounts, required_sources=required_sources(mappings, request))
+    records = iter_records(accounts, required_sources=required_sources(mappings, request), conn_id=conn_id)
     return collect_audience(records, mappings, request)
 
 

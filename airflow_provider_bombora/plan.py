@@ -36,7 +36,7 @@ from airflow_provider_bombora.mappings import DOMAIN_TARGET, PRIMARY_ID_TARGET, 
 
 # MIRROR stays importable from here, as it was before parameters.py became its home.
 from airflow_provider_bombora.parameters import DELTA, MIRROR, validate_sync_mode  # noqa: F401
-from airflow_provider_bombora.records import FieldGetter, make_field_getter
+from airflow_provider_bombora.records import FieldGetter, Position, make_field_getter
 
 # Adobe's segment membership statuses: "realized" and "existing" are members, "exited" left.
 MEMBER_STATUSES = frozenset({"realized", "existing"})
@@ -90,7 +90,7 @@ class Plan:
 
 
 def collect_desired(
-    records: Iterable[tuple[int, object]],
+    records: Iterable[tuple[Position, object]],
     mappings: ValidatedMappings,
     *,
     sync_mode: str,
@@ -120,10 +120,10 @@ def collect_desired(
     rejected_sample: list[dict[str, object]] = []
     non_dict_types: dict[type, int] = {}
 
-    def reject(position: int, reason: str, domain_value: object, **extra: object) -> None:
+    def reject(position: Position, reason: str, domain_value: object, **extra: object) -> None:
         rejected_by_reason[reason] = rejected_by_reason.get(reason, 0) + 1
         if len(rejected_sample) < sample_size:
-            entry = {"record": position, "reason": reason, "value": mask_value(domain_value)}
+            entry: dict[str, object] = {"record": position, "reason": reason, "value": mask_value(domain_value)}
             entry.update((name, _sample_status(value)) for name, value in extra.items())
             rejected_sample.append(entry)
 

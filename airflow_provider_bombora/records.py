@@ -66,10 +66,8 @@ CSV, JSON_LINES, JSON = "csv", "jsonl", "json"
 #: (``"file[index]"`` for a JSON array) in a folder of files.
 Position: TypeAlias = int | str
 FieldGetter = Callable[[Mapping], object]
-#: What :func:`iter_records` yields. The position is typed ``Any`` for the callers that still
-#: annotate it ``int`` (:func:`~airflow_provider_bombora.plan.collect_desired`): it is a
-#: :data:`Position`, an ``int`` except for the files of a folder.
-NumberedRecords = Iterator[tuple[Any, object]]
+#: What :func:`iter_records` yields.
+NumberedRecords = Iterator[tuple[Position, object]]
 #: Records numbered within one stream: lines, or indexes of a JSON array.
 StreamRecords = Iterator[tuple[int, object]]
 

@@ -48,8 +48,13 @@ class BomboraActivateAudienceOperator(BaseOperator):
     Bombora receives. Domains are normalised; invalid records are rejected and counted.
 
     :param audience_name: name of the audience, and of its Bombora account list. (templated)
-    :param accounts: account records (dicts, nested or with dotted keys), or the path of a
-        ``.csv``, ``.jsonl`` or ``.json`` file of them. (templated) Give ``accounts`` or ``sql``.
+    :param accounts: account records (dicts, nested or with dotted keys); the path of a ``.csv``,
+        ``.jsonl``/``.ndjson`` or ``.json`` file of them; or object storage: an
+        ``ObjectStoragePath`` or a URL (``s3://``, ``gs://``, ``file://`` ...), a file or a folder of
+        part files, each optionally ``.gz``/``.bz2``/``.zst`` (see docs/sources.md). (templated)
+        Give ``accounts`` or ``sql``.
+    :param accounts_conn_id: the object store's connection for an ``accounts`` URL (an
+        ``ObjectStoragePath`` keeps its own).
     :param sql: a query whose rows are the account records, run through ``sql_conn_id``: a
         column per mapped source, named after its path without the namespace (case-insensitive;
         ``__`` for ``.`` where a name cannot hold a dot). Streamed. Needs the ``sql`` extra.
@@ -120,6 +125,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         audience_name: str,
         accounts: Any = None,
         mappings: list[dict[str, str]],
+        accounts_conn_id: str | None = None,
         sql: str | None = None,
         sql_conn_id: str | None = None,
         audience_description: str | None = None,
@@ -149,6 +155,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         super().__init__(**kwargs)
         self.audience_name = audience_name
         self.accounts = accounts
+        self.accounts_conn_id = accounts_conn_id
         self.sql = sql
         self.sql_conn_id = sql_conn_id
         self.mappings = mappings
@@ -284,7 +291,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
                 records = iter_sql_records(self.sql, self.sql_conn_id or "", mappings, request)
                 desired = collect_audience(records, mappings, request)
             else:
-                desired = read_audience(self.accounts, mappings, request)
+                desired = read_audience(self.accounts, mappings, request, conn_id=self.accounts_conn_id or None)
             activation = activate_audience(self.hook, request, desired)
         except StaleSnapshotError as stale:
             # A top-level line: Airflow puts its own skip message inside a collapsed log group.

@@ -583,3 +583,24 @@ def test_connections_are_looked_up_in_a_running_task(run_dag, tmp_path, monkeypa
     outcome = run_dag("read_with_connections", TASK_DAG.format(dag_id="read_with_connections", url=f"file://{path}"))
     assert str(outcome.xcom["read"]) == "2"
     assert "the connection 'no_such_connection' is not defined" in str(outcome.xcom["read__1"])
+
+
+CONN_DAG = OPERATOR_DAG.replace(
+    "        max_rejected_ratio=0.5,", "        accounts_conn_id={conn_id!r},\n        max_rejected_ratio=0.5,"
+)
+
+
+@pytest.mark.parametrize(("conn_id", "state"), [("exports_fs", "success"), ("no_such_connection", "failed")])
+def test_the_operators_accounts_conn_id_reaches_the_store(sandbox, run_dag, tmp_path, monkeypatch, conn_id, state):
+    monkeypatch.setenv("AIRFLOW_CONN_EXPORTS_FS", json.dumps({"conn_type": "fs"}))
+    path = tmp_path / "accounts.jsonl.gz"
+    path.write_bytes(gzip.compress(jsonl("acme.com", "beta.io")))
+    dag_id = f"abm_conn_{state}"
+    outcome = run_dag(dag_id, CONN_DAG.format(dag_id=dag_id, accounts=f"file://{path}", conn_id=conn_id))
+    assert outcome.task_states == {"activate": state}, outcome.output[-3000:]
+    if state == "failed":
+        assert "the connection 'no_such_connection' is not defined" in outcome.output
+        assert "Task failed with exception" in outcome.output
+        assert not [e for e in sandbox.request_log() if e["method"] != "GET" and e["path"] != "/oauth/token"]
+    else:
+        assert outcome.xcom["activate"]["accounts_valid"] == 2

@@ -70,6 +70,7 @@ def test_templated_fields_and_defaults():
         "dataflow_id",
         "plan_file",
         "snapshot",
+        "sql",
     }
     assert (operator.sync_mode, operator.batch_size, operator.max_rejected_ratio) == ("mirror", 1000, 0.1)
     assert (operator.allow_empty, operator.allow_stale, operator.adopt_existing, operator.dry_run) == (False,) * 4
