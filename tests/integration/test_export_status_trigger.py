@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 from airflow.sdk._shared.module_loading import import_string
+from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_bombora.hooks import bombora_async
 from airflow_provider_bombora.hooks.bombora import BomboraHook
@@ -25,8 +26,11 @@ NAME = "High intent accounts"
 
 def first_event(trigger: BomboraExportStatusTrigger) -> dict:
     """Run the trigger as dag.test() does (its first event in a new event loop); the event's payload."""
-    event = asyncio.run(anext(trigger.run()))
-    return event.payload
+
+    async def first() -> TriggerEvent:
+        return await anext(trigger.run())
+
+    return asyncio.run(first()).payload
 
 
 def make_trigger(deadline_in: float = 10.0, **kwargs) -> BomboraExportStatusTrigger:
@@ -55,7 +59,11 @@ def upload_pending(sandbox, hook: BomboraHook, delay: float = 0.5) -> tuple[str,
 
 
 def requests_to(sandbox, method: str, path_prefix: str) -> list[dict]:
-    return [entry for entry in sandbox.request_log() if entry["method"] == method and entry["path"].startswith(path_prefix)]
+    return [
+        entry
+        for entry in sandbox.request_log()
+        if entry["method"] == method and entry["path"].startswith(path_prefix)
+    ]
 
 
 @pytest.fixture
@@ -145,7 +153,8 @@ def test_a_deleted_list_is_an_error(sandbox, hook, live_list):
     payload = first_event(make_trigger(account_list_id=live_list, audience_name=NAME))
     assert payload == {
         "status": "error",
-        "message": f"Bombora account list {live_list} ('{NAME}') does not exist (HTTP 404): it was deleted, or the id is wrong",
+        "message": f"Bombora account list {live_list} ('{NAME}') does not exist (HTTP 404): "
+        "it was deleted, or the id is wrong",
         "account_list_id": live_list,
         "audience_name": NAME,
     }
@@ -216,6 +225,7 @@ def test_the_hook_gets_one_token_masks_it_and_renews_it_once_refused(sandbox, li
 
     definition, found = asyncio.run(read_twice_with_an_expiry_between())
     assert definition["metadata"]["accountTotal"] == 2
+    assert found is not None
     assert found["id"] == live_list
     assert len(requests_to(sandbox, "POST", "/oauth/token")) == 2
     assert [entry["status"] for entry in requests_to(sandbox, "GET", LISTS)] == [200, 401, 200]
@@ -236,7 +246,7 @@ def test_serialize_round_trips_to_an_equal_trigger_through_json():
         deadline=1_795_000_000.5,
         audience_name=NAME,
         submitted_after="2026-11-27T11:00:00.123456+01:00",
-        expected_account_total="12",
+        expected_account_total="12",  # type: ignore[arg-type]  # text, as templates render it: serialised as 12
         poll_interval=30,
         bombora_conn_id="bombora_prod",
     )
