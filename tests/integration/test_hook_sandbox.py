@@ -135,7 +135,9 @@ def _free_port() -> int:
     ],
 )
 def test_test_connection_reports_what_is_wrong(sandbox, monkeypatch, connection, fragment):
-    monkeypatch.setenv("AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps({**json.loads(sandbox.connection_json()), **connection}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps({**json.loads(sandbox.connection_json()), **connection})
+    )
     ok, message = BomboraHook().test_connection()
     assert not ok
     assert fragment in message
@@ -173,13 +175,16 @@ def closed_loopback_port() -> int:
 def test_an_unreachable_host_names_the_connection_and_the_api_base_url(monkeypatch, hook_class):
     port = closed_loopback_port()
     url = f"http://127.0.0.1:{port}"
-    connection = {"conn_type": "bombora", "host": url, "login": "id", "password": "secret", "extra": {"max_attempts": 2}}
+    connection = {
+        "conn_type": "bombora",
+        "host": url,
+        "login": "id",
+        "password": "secret",
+        "extra": {"max_attempts": 2},
+    }
     monkeypatch.setenv("AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps(connection))
     with pytest.raises(BomboraApiError) as info:
-        if hook_class == "sync":
-            BomboraHook().list_account_lists()
-        else:
-            asyncio.run(_async_list_account_lists())
+        list_account_lists(hook_class)
     message = str(info.value)
     assert message == (
         "Bombora API POST /oauth/token failed (no answer) after 2 attempts: connection 'bombora_default' "
@@ -194,16 +199,20 @@ async def _async_list_account_lists():
         return await hook.list_account_lists()
 
 
+def list_account_lists(hook_class: str):
+    """List the account lists through the sync hook (``hook_class="sync"``) or the async one."""
+    if hook_class == "sync":
+        return BomboraHook().list_account_lists()
+    return asyncio.run(_async_list_account_lists())
+
+
 @pytest.mark.parametrize("hook_class", ["sync", "async"])
 def test_a_host_without_scheme_on_a_plain_http_server_says_to_write_http(sandbox, monkeypatch, hook_class):
     host = sandbox.url.removeprefix("http://")  # e.g. 127.0.0.1:8765: https is assumed
     connection = {"conn_type": "bombora", "host": host, "login": sandbox.client_id, "password": sandbox.client_secret}
     monkeypatch.setenv("AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps(connection))
     with pytest.raises(BomboraApiError) as info:
-        if hook_class == "sync":
-            BomboraHook().list_account_lists()
-        else:
-            asyncio.run(_async_list_account_lists())
+        list_account_lists(hook_class)
     assert str(info.value) == (
         "Bombora API POST /oauth/token failed (no answer): connection 'bombora_default' "
         f"(API base URL https://{host}): the server does not speak TLS (https). If it is a plain-http "
