@@ -410,9 +410,9 @@ def test_fault_matching_by_method_and_path_glob(api, server):
 
 
 def test_bad_fault_rules_are_refused(server):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="status must be an HTTP error status"):
         server.inject_fault("GET", LISTS)  # a status fault needs a status
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="action must be one of status, drop, delay, expire_tokens"):
         server.inject_fault("GET", LISTS, action="explode")
 
 
@@ -465,7 +465,7 @@ def test_seeded_lists(api, server):
     assert api.domains(seeded["id"]) == ["acme.com", "globex.com"]
     [state] = server.account_lists()
     assert (state["id"], state["domains"]) == (seeded["id"], ["acme.com", "globex.com"])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="An account list named 'Surge list' already exists"):
         server.seed_account_list("Surge list")  # name in use
 
 
@@ -485,8 +485,13 @@ def test_settings_are_validated(server):
         "log_bodies": True,
         "latency": 0.0,
     }
-    for bad in ({"processing_delay": -1}, {"token_lifetime": 0}, {"log_bodies": "yes"}, {"colour": "blue"}):
-        with pytest.raises(ValueError):
+    for bad, problem in (
+        ({"processing_delay": -1}, "processing_delay must be a number of seconds >= 0"),
+        ({"token_lifetime": 0}, "token_lifetime must be a whole number of seconds >= 1"),
+        ({"log_bodies": "yes"}, "log_bodies must be true or false"),
+        ({"colour": "blue"}, "Unknown settings: colour"),
+    ):
+        with pytest.raises(ValueError, match=problem):
             server.configure(**bad)
     assert server.configure()["token_lifetime"] == 60
 
@@ -508,6 +513,7 @@ def test_cli_serves_until_terminated(http):
     command = [sys.executable, "-m", "airflow_provider_bombora.sandbox", "--port", "0", "--client-secret", "cli-secret"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         try:
+            assert process.stdout is not None  # stdout=PIPE
             first_line = process.stdout.readline()
             assert first_line.startswith("Bombora sandbox listening on http://127.0.0.1:")
             url = first_line.split("listening on ")[1].strip()
