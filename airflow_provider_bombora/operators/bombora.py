@@ -345,6 +345,15 @@ class BomboraActivateAudienceOperator(BaseOperator):
         activation = ti.xcom_pull(task_ids=ti.task_id, key=ACTIVATION_XCOM_KEY, map_indexes=ti.map_index)
         return self._announce(context, {**activation, **status})
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (called by its provider's listener, when installed): the input the audience
+        was read from, and the account list it went to."""
+        from airflow_provider_bombora.lineage import activation_lineage
+
+        return activation_lineage(
+            audience_name=self.audience_name, accounts=self.accounts, sql=self.sql, sql_conn_id=self.sql_conn_id
+        )
+
     def _request(self, context: Context) -> ActivationRequest:
         """Every parameter validated, as rendered: all of it before any network call."""
         from airflow_provider_bombora.activation import ActivationRequest

@@ -49,3 +49,8 @@ def test_the_async_hook_and_the_trigger_do_not_import_requests(module):
 
 def test_the_check_sees_an_import_when_there_is_one():
     assert loaded_after_import("airflow_provider_bombora.hooks.bombora", {"requests"}) == ["requests"]
+
+
+def test_the_operator_loads_no_openlineage_until_lineage_is_asked_for():
+    # Harmless where the OpenLineage provider is not installed: only its listener calls the method.
+    assert loaded_after_import("airflow_provider_bombora.operators.bombora", {"openlineage"}) == []
