@@ -33,7 +33,7 @@ import importlib.util
 import logging
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -226,7 +226,7 @@ def iter_hook_records(
     *,
     label: str,
     chunk_size: int | None = None,
-) -> Iterator[tuple[int, dict[str, object]]]:
+) -> Generator[tuple[int, dict[str, object]], None, None]:
     """The rows of ``sql`` on ``hook``'s connection (any object with ``get_conn()``), as records.
 
     A generator: nothing is opened before the first record is asked for, and its ``finally``
