@@ -20,7 +20,9 @@ OUTPUT = Dataset(namespace="bombora://api.bombora.com", name="account-lists/High
 
 def lineage(**kwargs):
     kwargs.setdefault("accounts", None)
-    operator = BomboraActivateAudienceOperator(task_id="activate", audience_name="High intent", mappings=MAPPINGS, **kwargs)
+    operator = BomboraActivateAudienceOperator(
+        task_id="activate", audience_name="High intent", mappings=MAPPINGS, **kwargs
+    )
     return operator.get_openlineage_facets_on_complete(task_instance=None)
 
 
