@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             connection_message = job.connection_test()
             dags_test_rc = job.airflow("dags", "test", args.dag_id, logical_date, check=False)
             report = job.python(
-                f"Confirming in Bombora that every export is applied (every {POLL_INTERVAL:g} s, up to {POLL_TIMEOUT:g} s)",
+                "Confirming in Bombora that every export is applied"
+                f" (every {POLL_INTERVAL:g} s, up to {POLL_TIMEOUT:g} s)",
                 _REPORT,
                 json.dumps(
                     {
@@ -126,6 +127,7 @@ class Job:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        assert sandbox.stdout is not None  # stdout=PIPE
         for line in sandbox.stdout:
             self._write_sandbox_line(line)
             if "listening on " in line:
@@ -144,6 +146,7 @@ class Job:
         self.log.flush()
 
     def _drain(self, sandbox: subprocess.Popen) -> None:
+        assert sandbox.stdout is not None  # started with stdout=PIPE
         try:
             for line in sandbox.stdout:
                 self._write_sandbox_line(line)
@@ -305,9 +308,12 @@ def pick_logical_date(given: str | None, dag: dict) -> tuple[str, str]:
         chosen = day if start is None or day >= start else end
         why = f"the DAG's end_date {end.isoformat()} is before {DEFAULT_LOGICAL_DATE}: its last day"
     else:
+        assert start is not None  # only a start_date after the default date leads here
         chosen = start
         why = f"the DAG's start_date {start.isoformat()} is after {DEFAULT_LOGICAL_DATE}: its first day"
-    if chosen == chosen.replace(hour=0, minute=0, second=0, microsecond=0) and chosen.utcoffset().total_seconds() == 0:
+    offset = chosen.utcoffset()
+    assert offset is not None  # Airflow's dates are aware (a naive one fails the comparisons above)
+    if chosen == chosen.replace(hour=0, minute=0, second=0, microsecond=0) and offset.total_seconds() == 0:
         return chosen.strftime("%Y-%m-%d"), why
     return chosen.isoformat(), why
 
@@ -385,7 +391,9 @@ def print_report(dag_id: str, logical_date: str, report: dict, connection_messag
     state = report["state"].rsplit(".", 1)[-1].lower()
     print(f"\n== {dag_id}, logical date {logical_date}: DAG run {state}")
     if state != "success":
-        failed = [f"{task} {info['state']}" for task, info in sorted(report["tasks"].items()) if info["state"] != "success"]
+        failed = [
+            f"{task} {info['state']}" for task, info in sorted(report["tasks"].items()) if info["state"] != "success"
+        ]
         missing.append(f"the DAG run is {state}" + (f" ({', '.join(failed)})" if failed else ""))
 
     activations = report["activations"]
@@ -420,22 +428,31 @@ def _print_activation(task: str, summary: dict, status: dict | None) -> list[str
         f" ({mode}{', dry run' if summary.get('dry_run') else ''})"
     )
     print(f"  added {summary.get('added')}, removed {summary.get('removed')}, unchanged {summary.get('unchanged')}")
-    received, valid, rejected = summary.get("accounts_received"), summary.get("accounts_valid"), summary.get("rejected")
+    received = summary.get("accounts_received")
+    valid, rejected = summary.get("accounts_valid"), summary.get("rejected")
     duplicates = summary.get("duplicates")
-    parts = [f"{valid} valid", f"{rejected} rejected"] + ([f"{duplicates} duplicates"] if duplicates is not None else [])
+    parts = [f"{valid} valid", f"{rejected} rejected"]
+    if duplicates is not None:
+        parts.append(f"{duplicates} duplicates")
     line = f"  received {received} = {' + '.join(parts)}"
     counts = [valid, rejected] + ([duplicates] if duplicates is not None else [])
-    if all(isinstance(n, int) for n in [received, *counts]) and sum(counts) != received:
-        line += f"  (these do not add up: {received - sum(counts):+d})"
+    whole = [n for n in counts if isinstance(n, int)]
+    if isinstance(received, int) and len(whole) == len(counts) and sum(whole) != received:
+        line += f"  (these do not add up: {received - sum(whole):+d})"
     print(line)
     sample = summary.get("rejected_sample") or []
     if rejected:
-        by_reason = ", ".join(f"{reason} {count}" for reason, count in sorted((summary.get("rejected_by_reason") or {}).items()))
+        by_reason = ", ".join(
+            f"{reason} {count}" for reason, count in sorted((summary.get("rejected_by_reason") or {}).items())
+        )
         shown = f"; the first {len(sample)} shown" if len(sample) < rejected else ""
         print(f"  rejected records ({by_reason}{shown}):" if by_reason or shown else "  rejected records:")
         for entry in sample:
             value = entry.get("value")
-            print(f"    record {entry.get('record')}: {entry.get('reason')}" + (f" ({value})" if value not in (None, "") else ""))
+            print(
+                f"    record {entry.get('record')}: {entry.get('reason')}"
+                + (f" ({value})" if value not in (None, "") else "")
+            )
     else:
         print("  rejected records: none")
 
@@ -461,7 +478,8 @@ def _print_activation(task: str, summary: dict, status: dict | None) -> list[str
         missing.append(f"{task}: Bombora has not applied the export after {POLL_TIMEOUT:g} s (pendingUpdate {pending})")
     elif mode == "mirror" and status.get("account_total") != summary.get("accounts_valid"):
         missing.append(
-            f"{task}: the list holds {status.get('account_total')} accounts, the audience {summary.get('accounts_valid')} valid ones"
+            f"{task}: the list holds {status.get('account_total')} accounts,"
+            f" the audience {summary.get('accounts_valid')} valid ones"
         )
     print(f"  applied: {'yes' if not missing else 'NO'}")
     return missing
