@@ -149,7 +149,10 @@ def _start_api_server(env: dict[str, str], home: Path, port: int) -> tuple[subpr
     out = log.open("wb")
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            [
+                sys.executable, "-m", "airflow", "api-server",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -205,7 +208,11 @@ def _wait_stable(locator, tries: int = 40) -> None:
 
 def _label_texts(scope) -> list[str]:
     """The visible labels in ``scope``, without the required-field asterisk."""
-    texts = (" ".join(label.inner_text().split()).rstrip(" *") for label in scope.locator("label").all() if label.is_visible())
+    texts = (
+        " ".join(label.inner_text().split()).rstrip(" *")
+        for label in scope.locator("label").all()
+        if label.is_visible()
+    )
     return [text for text in texts if text]
 
 
@@ -290,7 +297,9 @@ def _fill_and_check(page, base_url: str, expected: dict) -> tuple[bytes, bytes]:
                 f"field {title!r}: placeholder {by_label.get_attribute('placeholder')!r}, expected {placeholder!r}"
             )
     if problems:
-        raise FormCheckError("Standard Fields differ from the provider's ui-field-behaviour:\n  " + "\n  ".join(problems))
+        raise FormCheckError(
+            "Standard Fields differ from the provider's ui-field-behaviour:\n  " + "\n  ".join(problems)
+        )
     _log(f"Standard Fields shown: {_label_texts(dialog)}")
     page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring in the picture
     _wait_stable(dialog)
@@ -314,7 +323,9 @@ def _fill_and_check(page, base_url: str, expected: dict) -> tuple[bytes, bytes]:
             problems.append(f"conn-field {key!r}: label {label!r} is shown but its input element_{key} is not")
     if problems:
         raise FormCheckError(
-            "Extra Fields differ from the provider's conn-fields:\n  " + "\n  ".join(problems) + f"\n  labels shown: {shown}"
+            "Extra Fields differ from the provider's conn-fields:\n  "
+            + "\n  ".join(problems)
+            + f"\n  labels shown: {shown}"
         )
     _log(f"Extra Fields shown: {shown}")
     extra_png = extra_item.screenshot()
@@ -392,7 +403,10 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"wrote {output}")
         return 0
     except FormCheckError as exc:
-        print(f"error: Airflow's Add Connection form does not show the Bombora fields as declared:\n{exc}", file=sys.stderr)
+        print(
+            f"error: Airflow's Add Connection form does not show the Bombora fields as declared:\n{exc}",
+            file=sys.stderr,
+        )
         return 1
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
