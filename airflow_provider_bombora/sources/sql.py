@@ -46,9 +46,12 @@ if TYPE_CHECKING:
 
     from airflow_provider_bombora.activation import ActivationRequest
     from airflow_provider_bombora.mappings import ValidatedMappings
-    from airflow_provider_bombora.records import NumberedRecords
 
 log = logging.getLogger(__name__)
+
+#: What the source yields: ``(row number, record)``, a generator (``close()`` stops it early and
+#: closes the cursor and connection); a :data:`~airflow_provider_bombora.records.NumberedRecords`.
+Records = Generator[tuple[int, dict[str, object]], None, None]
 
 #: Rows fetched at a time (``fetchmany``); read when a query starts, so tests can lower it.
 SQL_CHUNK_SIZE = 10_000
@@ -207,7 +210,7 @@ def iter_sql_records(
     request: ActivationRequest,
     *,
     chunk_size: int | None = None,
-) -> NumberedRecords:
+) -> Records:
     """Yield ``(row number, record)`` for each row of the query ``sql`` run through ``sql_conn_id``.
 
     The hook is checked now; the query runs when the first record is asked for. Feed it to
@@ -226,7 +229,7 @@ def iter_hook_records(
     *,
     label: str,
     chunk_size: int | None = None,
-) -> Generator[tuple[int, dict[str, object]], None, None]:
+) -> Records:
     """The rows of ``sql`` on ``hook``'s connection (any object with ``get_conn()``), as records.
 
     A generator: nothing is opened before the first record is asked for, and its ``finally``
