@@ -26,10 +26,13 @@ from bench.servers import RemoteSandbox, RunningServer
 
 FIRST_RUN = "first run"
 RERUN = "rerun, 1% changed"
-# Requests of a run besides the account batches: token, find the list, check it has no
-# pending update, read its domains, read and update its description (or, on a first run:
-# token, find, create).
-FIXED_REQUESTS = 6
+# Requests of a run besides the account batches (each of which is preceded by a check of the
+# run's claim on the list, see airflow_provider_bombora/claim.py): token, find the list, claim
+# it (read, update, read back its description), check it has no pending update, read its
+# domains, release the claim (read, update).
+FIXED_REQUESTS = 9
+#: Requests per account batch: the claim check, then the batch.
+REQUESTS_PER_BATCH = 2
 RUN_DATES = {FIRST_RUN: "2026-11-27T00:00:00+00:00", RERUN: "2026-11-28T00:00:00+00:00"}
 
 
@@ -62,7 +65,7 @@ class ActivationRun:
     def request_bound(self) -> int:
         """The most requests a run that sends only its changes may make."""
         batches = math.ceil(self.added / self.batch_size) + math.ceil(self.removed / self.batch_size)
-        return batches + FIXED_REQUESTS
+        return REQUESTS_PER_BATCH * batches + FIXED_REQUESTS
 
 
 def _run_worker(sandbox: RunningServer, accounts: Path, audience: str, kind: str, batch_size: int) -> dict:

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypedDict
 
-from bench.end_to_end import FIRST_RUN, FIXED_REQUESTS, RERUN, ActivationRun
+from bench.end_to_end import FIRST_RUN, FIXED_REQUESTS, REQUESTS_PER_BATCH, RERUN, ActivationRun
 from bench.imports import ImportFigure
 from bench.normalisation import NormalisationFigure
 from bench.triggers import TriggerFigure
@@ -164,8 +164,9 @@ def end_to_end_section(runs: Sequence[ActivationRun]) -> str:
             rows,
         ),
         "",
-        f"- Reruns send only the changes, within ceil(added / batch) + ceil(removed / batch) + "
-        f"{FIXED_REQUESTS} requests: {_verdict(reruns_within_bound)}",
+        f"- Reruns send only the changes, within {REQUESTS_PER_BATCH} × (ceil(added / batch) + "
+        f"ceil(removed / batch)) + {FIXED_REQUESTS} requests (a claim check before each batch): "
+        f"{_verdict(reruns_within_bound)}",
         f"- Worst peak memory {worst_bytes:.0f} bytes/account ({worst.kind}, {worst.records:,} records; "
         f"target ≤ {PEAK_BYTES_PER_ACCOUNT_TARGET}: {_verdict(worst_bytes <= PEAK_BYTES_PER_ACCOUNT_TARGET)})",
     ]
