@@ -168,7 +168,10 @@ def psql(cluster: PostgresCluster, *statements: str) -> list[tuple]:
     """Run statements on the warehouse (committed); the last one's rows, if it has any."""
     import psycopg2
 
-    conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname=cluster.database)
+    # A reader a failed test left open holds its locks: a test waiting for one fails instead of hanging.
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=cluster.port, user="postgres", dbname=cluster.database, options="-c lock_timeout=20s"
+    )
     try:
         with conn, conn.cursor() as cursor:  # commits
             for statement in statements:
@@ -267,7 +270,11 @@ def test_each_driver_reads_through_a_server_side_cursor_and_closes_it_when_the_r
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", postgres_connection(warehouse, application_name=application))
     query = EXAMPLE_QUERY.replace("{{ ds }}", "2026-11-27")
     records = sql_source.iter_sql_records(query, "warehouse", MAPPINGS, MIRROR, chunk_size=1000)
-    first = [next(records) for _ in range(1500)]
+    try:
+        first = [next(records) for _ in range(1500)]
+        open_sessions = sessions_of(warehouse, application)
+    finally:
+        records.close()  # the reader stops early
 
     (spy,) = cursor_spies
     assert type(spy.cursor).__module__.partition(".")[0] == driver
@@ -275,9 +282,7 @@ def test_each_driver_reads_through_a_server_side_cursor_and_closes_it_when_the_r
     assert spy.fetch_sizes == [1000, 1000] and spy.whole_reads == []  # 2000 rows on this side, at most
     assert [position for position, _ in first] == list(range(1, 1501))
     assert set(first[0][1]) == {"accountKey.sourceKey", "accountOrganization.domain"}
-    assert sessions_of(warehouse, application) == 1
-
-    records.close()  # the reader stops early
+    assert open_sessions == 1
     assert spy.closed
     deadline = time.monotonic() + 10
     while sessions_of(warehouse, application) and time.monotonic() < deadline:
