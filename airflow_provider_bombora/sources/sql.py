@@ -12,16 +12,19 @@ MySQL, SQLite...). The hook is ``BaseHook.get_connection(sql_conn_id).get_hook()
   the mapped columns only; its position is its row number, from 1. Other columns are ignored.
 - **Streaming.** Rows are fetched :data:`SQL_CHUNK_SIZE` at a time with ``fetchmany``, never
   ``fetchall``: through a server-side cursor where the driver has one (psycopg2 and psycopg 3:
-  a named cursor, so PostgreSQL and Redshift send each chunk when it is asked for), through the
-  driver's own cursor otherwise. The connection and the cursor are closed whatever happens,
-  also when the reader stops early.
+  a named cursor, from which the server sends each chunk when it is asked for; PostgreSQL, and
+  Redshift through a ``postgres`` connection), through the driver's own cursor otherwise. The
+  source never commits. The connection and the cursor are closed whatever happens, also when
+  the reader stops early.
 - **Errors** are :class:`~airflow_provider_bombora.exceptions.BomboraValidationError` for
-  ``sql``, raised before the first row is yielded (and so before anything is sent to Bombora),
-  except a query failing mid-stream: a connection that is not defined, whose type no installed
-  provider has a hook for, or whose hook is not a ``DbApiHook``; a query the database refuses or
-  that fails (the driver's message, shortened); a statement that returns no result; a result
-  without a column for a mapped source, or with two. Failing to connect at all is raised
-  unchanged (Airflow retries it). Messages name columns, never a row's values.
+  ``sql`` (the operator fails the task without retries): a connection that is not defined,
+  whose type no installed provider has a hook for, or whose hook is not a ``DbApiHook`` (when
+  :func:`iter_sql_records` is called); a query the database refuses or that fails, also
+  mid-stream (the driver's message, first line, shortened); a statement that returns no result;
+  a result without a column for a mapped source, or with two (before the first row). The
+  activation reads every row before it sends anything, so all of them come before any write to
+  Bombora. Failing to connect at all is raised unchanged (Airflow retries it). Messages name
+  columns, never a row's values.
 
 The common-sql provider is imported only when a query runs: :func:`require_common_sql` is what
 the operator checks at DAG parse time.
@@ -58,7 +61,7 @@ SQL_CHUNK_SIZE = 10_000
 #: What installs the common-sql provider along with this one.
 INSTALL_COMMAND = "pip install 'airflow-provider-bombora[sql]'"
 #: Drivers (top-level packages of the DB-API connection's class) whose ``cursor(name=...)`` is a
-#: server-side cursor: psycopg2 and psycopg 3, which PostgresHook and RedshiftSQLHook use.
+#: server-side cursor: psycopg2 and psycopg 3, PostgresHook's drivers.
 SERVER_SIDE_CURSOR_DRIVERS = frozenset({"psycopg2", "psycopg"})
 #: Longest excerpt of a driver's error message kept in ours.
 DRIVER_MESSAGE_LENGTH = 300
