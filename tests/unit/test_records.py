@@ -173,6 +173,7 @@ def test_csv_records(tmp_path, content, expected):
 def test_csv_rows_resolve_through_the_field_getter(tmp_path):
     path = write_bytes(tmp_path, "accounts.csv", b"XDM:accountOrganization.domain\nacme.com\n")
     ((_, record),) = iter_records(path)
+    assert isinstance(record, dict)
     assert make_field_getter(DOMAIN_SOURCE)(record) == "acme.com"
 
 
@@ -401,6 +402,7 @@ def test_files_are_streamed_not_read_whole(tmp_path, name):
     finally:
         tracemalloc.stop()
     assert first_position in (1, 2)
+    assert isinstance(first_record, dict)
     assert make_field_getter(DOMAIN_SOURCE)(first_record) == "company0.com"
     assert peak < 200_000, f"reading one record allocated {peak} bytes"
 
