@@ -75,6 +75,8 @@ class ActivationRequest:
     adopt_existing: bool = False
     dry_run: bool = False
     plan_file: str | None = None
+    #: The parameter the audience came from, named in the audience policies' errors.
+    source_field: str = "accounts"
     pending_update_timeout: float = 900.0
     poll_interval: float = 10.0
 
@@ -118,7 +120,7 @@ def check_audience(desired: DesiredAudience, request: ActivationRequest) -> None
     hints = "".join(f" {hint}." for hint in desired.hints)
     if desired.received and rejected / desired.received > request.max_rejected_ratio:
         raise BomboraValidationError(
-            "accounts",
+            request.source_field,
             f"{rejected} of {desired.received} records rejected ({rejected / desired.received:.1%}), "
             f"more than max_rejected_ratio={request.max_rejected_ratio:g}; nothing was sent. "
             f"Reasons: {_reasons(desired)}. Sample: {_sample(desired)}.{hints} Fix the input or raise "
@@ -126,7 +128,7 @@ def check_audience(desired: DesiredAudience, request: ActivationRequest) -> None
         )
     if request.sync_mode == MIRROR and not desired.to_add_candidates and not request.allow_empty:
         raise BomboraValidationError(
-            "accounts",
+            request.source_field,
             f"no valid account in {desired.received} records: a mirror activation would empty "
             f"the account list {request.audience_name!r}. Check the input, or set allow_empty=True "
             f"if the audience really is empty.{hints}",

@@ -373,6 +373,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
             adopt_existing=self.adopt_existing,
             dry_run=self.dry_run,
             plan_file=self.plan_file or None,
+            source_field="sql" if self.sql is not None else "accounts",
             pending_update_timeout=validate_positive_seconds("pending_update_timeout", self.pending_update_timeout),
             poll_interval=validate_positive_seconds("poll_interval", self.poll_interval),
         )

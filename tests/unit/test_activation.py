@@ -323,3 +323,12 @@ def test_rows_that_are_tuples_are_explained():
     assert "2 records are tuple, not dict: records are dicts keyed by the mapping sources" in message
     assert "dict(zip(columns, row))" in message
     assert "umbrella" not in message and "globex" not in message  # field names only, never the values
+
+
+def test_the_policies_name_the_parameter_the_audience_came_from():
+    with pytest.raises(BomboraValidationError) as info:
+        check_audience(desired(rejected={"missing_domain": 5}), request(source_field="sql"))
+    assert info.value.field == "sql"
+    with pytest.raises(BomboraValidationError) as info:
+        check_audience(desired(), request(source_field="sql"))
+    assert info.value.field == "sql"
