@@ -17,7 +17,11 @@ EXAMPLES = {
     "example_bombora_abm",
     "example_bombora_multichannel",
     "example_bombora_backfill",
+    "example_bombora_warehouse",
+    "example_bombora_warehouse_notify",
 }
+# Example DAGs scheduled on an account list's asset: they consume a refresh, and activate nothing.
+ASSET_CONSUMERS = {"example_bombora_warehouse_notify"}
 
 # The expected list contents below were derived by hand from the sample files in dags/data/,
 # never by running the provider's own normalisation: read each record's domain, apply the
@@ -131,7 +135,8 @@ def test_every_dag_file_imports_without_errors_or_network(no_network):
     assert set(dagbag.dag_ids) == EXAMPLES
     for dag in dagbag.dags.values():
         assert "example" in dag.tags and "bombora" in dag.tags
-        assert any(isinstance(task, BomboraActivateAudienceOperator) for task in dag.tasks)
+        if dag.dag_id not in ASSET_CONSUMERS:
+            assert any(isinstance(task, BomboraActivateAudienceOperator) for task in dag.tasks)
 
 
 def test_every_example_dag_file_is_documented():
@@ -242,3 +247,189 @@ def test_backfill_reruns_are_no_ops_and_older_days_never_overwrite_newer(sandbox
     assert reads(), "the rerun's requests were not logged: 'no writes' would prove nothing"
     assert writes() == []
     assert rerun.xcom["activate_daily_snapshot"]["unchanged"] == 14
+
+
+# --- example_bombora_warehouse and example_bombora_warehouse_notify -----------------------------
+
+# dags/data/warehouse_crm_accounts.csv, read by hand. The query keeps the rows of the day at the
+# "opportunity" or "prospect" stage (customers are left out by the query, not rejected).
+# 2026-11-26: 9 rows, Wide World Importers a customer; of the 8 others Datum Corporation is an
+# e-mail (rejected). Cleaned: "https://www.contoso-pharma.com/about", "FABRIKAM-ROBOTICS.IO",
+# "www.adventure-works.com", "litwaresecurity.com.". 7 domains.
+WAREHOUSE_DAY_26_DOMAINS = [
+    "northwindtraders.com",
+    "contoso-pharma.com",
+    "fabrikam-robotics.io",
+    "tailspinlogistics.co.uk",
+    "adventure-works.com",
+    "litwaresecurity.com",
+    "margies-travel.com",
+]
+# 2026-11-27: 15 rows; Wide World Importers and Margie's Travel (now) customers: 13 received.
+# Rejected: Datum (e-mail), Graphic Design Institute ("10.0.0.12"), Humongous Insurance (no
+# website: NULL). Northwind Traders EMEA ("https://NorthwindTraders.com/emea") is a duplicate of
+# Northwind Traders. New: "http://proseware-analytics.com:8443/login", lucernepublishing.de,
+# alpineskihouse.ch. 9 domains: 3 added and 1 removed (margies-travel.com) after the 26th.
+WAREHOUSE_DAY_27_DOMAINS = [
+    "northwindtraders.com",
+    "contoso-pharma.com",
+    "fabrikam-robotics.io",
+    "tailspinlogistics.co.uk",
+    "adventure-works.com",
+    "litwaresecurity.com",
+    "proseware-analytics.com",
+    "lucernepublishing.de",
+    "alpineskihouse.ch",
+]
+WAREHOUSE_AUDIENCE = "Open pipeline - warehouse"
+WAREHOUSE_TASKS = {"refresh_warehouse": "success", "activate_open_pipeline": "success"}
+
+
+def test_the_warehouse_expectations_have_the_counts_read_off_the_file():
+    assert len(set(WAREHOUSE_DAY_26_DOMAINS)) == len(WAREHOUSE_DAY_26_DOMAINS) == 7
+    assert len(set(WAREHOUSE_DAY_27_DOMAINS)) == len(WAREHOUSE_DAY_27_DOMAINS) == 9
+    assert set(WAREHOUSE_DAY_26_DOMAINS) - set(WAREHOUSE_DAY_27_DOMAINS) == {"margies-travel.com"}
+    assert len(set(WAREHOUSE_DAY_27_DOMAINS) - set(WAREHOUSE_DAY_26_DOMAINS)) == 3
+
+
+@pytest.fixture
+def warehouse_connection(tmp_path, monkeypatch) -> Path:
+    """``bombora_example_warehouse``: a SQLite file of the test's own (the DAG's task fills it)."""
+    import json
+
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BOMBORA_EXAMPLE_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)})
+    )
+    return path
+
+
+def run_warehouse(run_dag_file, day: int):
+    return run_dag_file(
+        DAGS / "example_bombora_warehouse.py",
+        "example_bombora_warehouse",
+        datetime(2026, 11, day, tzinfo=timezone.utc),
+    )
+
+
+def test_warehouse_activates_the_query_of_the_runs_day(sandbox, warehouse_connection, run_dag_file):
+    first = run_warehouse(run_dag_file, 26)
+    assert first.task_states == WAREHOUSE_TASKS, first.output[-3000:]
+    assert first.xcom["refresh_warehouse"] == {
+        "conn_type": "sqlite", "database": str(warehouse_connection), "loaded": 29,
+    }
+    assert sorted(lists_by_name(sandbox)[WAREHOUSE_AUDIENCE]["domains"]) == sorted(WAREHOUSE_DAY_26_DOMAINS)
+
+    outcome = run_warehouse(run_dag_file, 27)
+    assert outcome.task_states == WAREHOUSE_TASKS, outcome.output[-3000:]
+    activation = outcome.xcom["activate_open_pipeline"]
+    assert isinstance(activation, dict)
+    assert (activation["accounts_received"], activation["accounts_valid"], activation["duplicates"]) == (13, 9, 1)
+    assert activation["rejected_by_reason"] == {"email": 1, "ip_address": 1, "missing_domain": 1}
+    assert (activation["added"], activation["removed"], activation["unchanged"]) == (3, 1, 6)
+    assert sorted(lists_by_name(sandbox)[WAREHOUSE_AUDIENCE]["domains"]) == sorted(WAREHOUSE_DAY_27_DOMAINS)
+    assert "Reading the audience from connection 'bombora_example_warehouse' (sqlite)" in outcome.output
+
+
+def test_warehouse_without_a_logical_date_reads_the_newest_day(sandbox, warehouse_connection, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS / "example_bombora_warehouse.py")).dags["example_bombora_warehouse"]
+    dag_run = dag.test(logical_date=None)  # run_after is now: after 2026-11-27, the newest day
+
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert (dag_run.logical_date, states) == (None, WAREHOUSE_TASKS)
+    assert sorted(lists_by_name(sandbox)[WAREHOUSE_AUDIENCE]["domains"]) == sorted(WAREHOUSE_DAY_27_DOMAINS)
+
+
+def test_warehouse_without_its_connection_fails_saying_how_to_define_it(sandbox, monkeypatch, run_dag_file):
+    monkeypatch.delenv("AIRFLOW_CONN_BOMBORA_EXAMPLE_WAREHOUSE", raising=False)
+
+    outcome = run_warehouse(run_dag_file, 27)
+
+    assert outcome.task_states == {"refresh_warehouse": "failed", "activate_open_pipeline": "upstream_failed"}
+    assert "export AIRFLOW_CONN_BOMBORA_EXAMPLE_WAREHOUSE=" in outcome.output
+    assert WAREHOUSE_AUDIENCE not in lists_by_name(sandbox)
+
+
+@pytest.fixture
+def consumed_events(monkeypatch):
+    """dag.test() makes manual runs, which consume no asset event: this gives the next run it
+    makes the asset events recorded since the fixture started (as an asset-triggered run has them)."""
+    from airflow import settings
+    from airflow.models import dagrun
+    from airflow.models.asset import AssetEvent
+    from sqlalchemy import func, select
+
+    assert settings.Session is not None
+    with settings.Session() as session:
+        first_id = (session.scalar(select(func.max(AssetEvent.id))) or 0) + 1
+    create = dagrun.get_or_create_dagrun
+    consumed: list[int] = []
+
+    def get_or_create_dagrun(**kwargs):
+        run = create(**kwargs)
+        session = kwargs["session"]
+        events = session.scalars(select(AssetEvent).where(AssetEvent.id >= first_id).order_by(AssetEvent.id)).all()
+        run.consumed_asset_events.extend(events)
+        session.commit()
+        consumed[:] = [event.id for event in events]
+        return run
+
+    monkeypatch.setattr(dagrun, "get_or_create_dagrun", get_or_create_dagrun)
+    return consumed
+
+
+def run_id_of_day(day: int) -> str | None:
+    """The run id of example_bombora_warehouse's dag.test() run of that day (it holds when it ran)."""
+    from airflow import settings
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    assert settings.Session is not None
+    with settings.Session() as session:
+        return session.scalar(
+            select(DagRun.run_id).where(
+                DagRun.dag_id == "example_bombora_warehouse",
+                DagRun.logical_date == datetime(2026, 11, day, tzinfo=timezone.utc),
+            )
+        )
+
+
+def test_notify_reports_the_newest_refresh_from_the_triggering_events(
+    sandbox, warehouse_connection, run_dag_file, consumed_events
+):
+    assert run_warehouse(run_dag_file, 26).task_states == WAREHOUSE_TASKS
+    refresh = run_warehouse(run_dag_file, 27)
+    assert refresh.task_states == WAREHOUSE_TASKS
+    activation = refresh.xcom["activate_open_pipeline"]
+    assert isinstance(activation, dict)
+
+    notify = run_dag_file(DAGS / "example_bombora_warehouse.py", "example_bombora_warehouse_notify")
+
+    assert len(consumed_events) == 2, "both refreshes' asset events were given to the run"
+    assert notify.task_states == {"notify_campaign_team": "success"}, notify.output[-3000:]
+    report = notify.xcom["notify_campaign_team"]
+    assert isinstance(report, dict)
+    assert report.pop("source") == f"example_bombora_warehouse/{run_id_of_day(27)}"  # the newest refresh
+    assert report == {
+        "audience_name": WAREHOUSE_AUDIENCE,
+        "account_list_id": lists_by_name(sandbox)[WAREHOUSE_AUDIENCE]["id"],
+        "snapshot": "2026-11-27T00:00:00+00:00",
+        "added": 3,
+        "removed": 1,
+        "unchanged": 6,
+        "accounts_valid": 9,
+        "rejected": 3,
+        "events": 2,
+    }
+    assert activation["account_list_id"] == report["account_list_id"]
+    assert "3 added, 1 removed, 6 unchanged" in notify.output
+
+
+def test_notify_run_by_hand_has_no_event_to_report(airflow_db, run_dag_file):
+    outcome = run_dag_file(DAGS / "example_bombora_warehouse.py", "example_bombora_warehouse_notify")
+
+    assert outcome.task_states == {"notify_campaign_team": "success"}
+    assert outcome.xcom["notify_campaign_team"] is None
+    assert "No refresh event for 'Open pipeline - warehouse'" in outcome.output

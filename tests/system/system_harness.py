@@ -31,6 +31,8 @@ from postgres_cluster import free_port, require_postgres_bindir, tail
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"
 DAILY_SNAPSHOTS = DAGS_FOLDER / "data" / "daily"
+#: The SQL connection of dags/example_bombora_warehouse.py (a SQLite file in the deployment's home).
+WAREHOUSE_CONN_ID = "bombora_example_warehouse"
 
 # Generous, because this machine may be busy (2 cores); every wait polls, none sleeps blindly.
 STARTUP_TIMEOUT = 180.0
@@ -233,6 +235,11 @@ class AirflowDeployment:
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
             }
+        )
+        # example_bombora_warehouse's SQLite warehouse: a file every task of this deployment
+        # reaches (its refresh_warehouse task fills it). ``connections`` may override it.
+        env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = json.dumps(
+            {"conn_type": "sqlite", "host": str(self.home / "bombora_example_warehouse.db")}
         )
         for conn_id, value in connections.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = value
