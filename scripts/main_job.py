@@ -8,6 +8,12 @@ rejected records and why, the export status. Airflow's own output goes to a log 
 ``.main-job/``; its tail is printed only when something failed. Exits 0 only when the DAG run
 succeeded, every activation task succeeded and every export is applied.
 
+For ``example_bombora_warehouse`` the job also defines its warehouse, the SQLite connection
+``bombora_example_warehouse`` (a file in the throwaway AIRFLOW_HOME, which the DAG fills from its
+sample data); that DAG needs the sqlite provider, which the job checks first. The DAG it
+triggers through the account list's asset (``example_bombora_warehouse_notify``) is not run:
+``airflow dags test`` runs one DAG.
+
 Without ``--logical-date`` the run is for 2026-11-27, or, for a DAG that would not run that
 day (its ``end_date`` is before, or its ``start_date`` after), for the last day inside the
 DAG's start/end range.
@@ -36,6 +42,7 @@ POLL_INTERVAL = 0.5  # seconds between two reads of an account list while its up
 POLL_TIMEOUT = 60.0  # how long to wait for Bombora to apply an export
 LOG_TAIL_LINES = 60
 RESULT_MARKER = "MAIN_JOB_RESULT "
+WAREHOUSE_CONN_ID = "bombora_example_warehouse"  # example_bombora_warehouse's SQL connection
 
 
 class JobFailed(Exception):
@@ -61,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             sandbox, url = job.start_sandbox(args.processing_delay)
             job.env = _airflow_env(airflow_home, url)
             dag = job.python("Reading the DAG", _INSPECT, args.dag_id)
+            check_warehouse(dag)
             logical_date, why = pick_logical_date(args.logical_date, dag)
             progress(f"  logical date {logical_date} ({why})")
             job.airflow("db", "migrate")
@@ -253,6 +261,9 @@ def _airflow_env(airflow_home: str, url: str) -> dict[str, str]:
         "login": "sandbox-client-id",
         "password": "sandbox-client-secret",
     }
+    # example_bombora_warehouse's SQLite warehouse, in the throwaway AIRFLOW_HOME (the DAG's
+    # refresh_warehouse task fills it): a connection cannot come from the DAG file itself.
+    warehouse = {"conn_type": "sqlite", "host": str(Path(airflow_home) / f"{WAREHOUSE_CONN_ID}.db")}
     return {
         **os.environ,
         "AIRFLOW_HOME": airflow_home,
@@ -260,12 +271,25 @@ def _airflow_env(airflow_home: str, url: str) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW_CONN_BOMBORA_DEFAULT": json.dumps(connection),
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(warehouse),
     }
 
 
-# Loads the DAG as the DAG processor does: its start and end dates and its activation tasks.
+def check_warehouse(dag: dict) -> None:
+    """A DAG that reads the example's SQLite warehouse needs the sqlite provider (not in Airflow's
+    own install): say so before Airflow runs, rather than in the task's log."""
+    if WAREHOUSE_CONN_ID in dag.get("sql_conn_ids", []) and not dag.get("sqlite_provider"):
+        raise JobFailed(
+            f"the DAG reads connection {WAREHOUSE_CONN_ID!r}, a SQLite database, and the sqlite provider is not"
+            f" installed: {sys.executable} -m pip install apache-airflow-providers-sqlite"
+            " (the test extra has it: scripts/ensure-venv.sh test)"
+        )
+
+
+# Loads the DAG as the DAG processor does: its start and end dates, its activation tasks and their
+# SQL connections; and whether the sqlite provider is installed.
 _INSPECT = """
-import json, sys
+import importlib.util, json, sys
 from airflow.dag_processing.dagbag import DagBag
 from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
 
@@ -282,6 +306,11 @@ else:
         "activation_tasks": sorted(
             task.task_id for task in dag.tasks if isinstance(task, BomboraActivateAudienceOperator)
         ),
+        "sql_conn_ids": sorted(
+            {task.sql_conn_id for task in dag.tasks
+             if isinstance(task, BomboraActivateAudienceOperator) and task.sql_conn_id}
+        ),
+        "sqlite_provider": importlib.util.find_spec("airflow.providers.sqlite") is not None,
     }
 print("MAIN_JOB_RESULT " + json.dumps(answer))
 """
