@@ -18,8 +18,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -268,11 +269,11 @@ class AirflowDeployment:
     def migrate(self) -> None:
         self.cli("db", "migrate", timeout=STARTUP_TIMEOUT)
 
-    def _component(self, name: str) -> Component:
+    def _component(self, name: str, env: dict[str, str] | None = None) -> Component:
         count = self._restarts.get(name, 0)
         suffix = f"-{count + 1}" if count else ""
         args = [name, "--port", str(self.api_port)] if name == "api-server" else [name]
-        return Component(name, args, self.component_logs / f"{name}{suffix}.log", self.env)
+        return Component(name, args, self.component_logs / f"{name}{suffix}.log", env or self.env)
 
     def start(self) -> AirflowDeployment:
         for name in self.COMPONENTS:
@@ -292,12 +293,53 @@ class AirflowDeployment:
         for component in others:
             component.stop()
 
-    def restart(self, name: str) -> Component:
-        """Stop a component (SIGTERM, then SIGKILL) and start a new process; its log is a new file."""
+    def restart(self, name: str, env: dict[str, str] | None = None) -> Component:
+        """Stop a component (SIGTERM, then SIGKILL) and start a new process; its log is a new file.
+        ``env``: the new process's environment instead of the deployment's."""
         self.components[name].stop()
         self._restarts[name] = self._restarts.get(name, 0) + 1
-        component = self.components[name] = self._component(name).start()
+        component = self.components[name] = self._component(name, env).start()
         return component
+
+    def restart_scheduler(self, env: dict[str, str] | None = None, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Restart the scheduler (see :meth:`restart`) and wait until the new one has heartbeated."""
+        self.restart("scheduler", env)
+        restarted = datetime.now(timezone.utc)  # the old scheduler is stopped: a newer heartbeat is the new one's
+
+        def heartbeat_after_restart() -> bool:
+            self.check_alive()
+            beat = ((self.health() or {}).get("scheduler") or {}).get("latest_scheduler_heartbeat")
+            if beat is None:
+                return False
+            moment = datetime.fromisoformat(beat)
+            return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) > restarted
+
+        wait_for(
+            heartbeat_after_restart,
+            timeout=timeout,
+            describe="the restarted scheduler to heartbeat",
+            context=lambda: self.log_tails("scheduler"),
+        )
+
+    @contextlib.contextmanager
+    def job_schedule(self, dag_ids: Iterable[str]) -> Iterator[None]:
+        """Meanwhile, the scheduler creates the runs it makes on its own for ``dag_ids``: asset-triggered
+        runs (and runs on a time schedule). The deployment turns them off (``[scheduler]
+        use_job_schedule``, which also governs asset-triggered runs), so that only the tests' runs
+        happen: here the scheduler is restarted with it on, every other unpaused DAG paused first
+        (a paused DAG gets no run); on exit it is restarted with it off, and those DAGs unpaused."""
+        wanted = set(dag_ids)
+        dags = self.api("GET", "/api/v2/dags", params={"limit": 100})["dags"]
+        paused = [dag["dag_id"] for dag in dags if not dag["is_paused"] and dag["dag_id"] not in wanted]
+        for dag_id in paused:
+            self.set_paused(dag_id, True)
+        try:
+            self.restart_scheduler({**self.env, "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"})
+            yield
+        finally:
+            self.restart_scheduler()
+            for dag_id in paused:
+                self.set_paused(dag_id, False)
 
     def check_alive(self) -> None:
         dead = [component for component in self.components.values() if not component.alive()]
@@ -384,6 +426,12 @@ class AirflowDeployment:
 
     def unpause(self, dag_id: str) -> None:
         self.cli("dags", "unpause", dag_id)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        """Pause or unpause through the REST API (quicker than the CLI)."""
+        self.api(
+            "PATCH", f"/api/v2/dags/{dag_id}", json_body={"is_paused": paused}, params={"update_mask": "is_paused"}
+        )
 
     def dag_runs(self, dag_id: str) -> list[dict]:
         runs: list[dict] = []
@@ -507,6 +555,50 @@ class AirflowDeployment:
                 + ", ".join(f"{ti['task_id']}={ti['state']}(try {ti['try_number']})" for ti in tis)
             )
         return "\n".join(lines)
+
+    # Assets
+
+    def asset_events(self, **filters: str) -> list[dict]:
+        """Asset events (REST JSON, oldest first: by timestamp), filtered like the API: ``source_dag_id``,
+        ``source_run_id``, ``asset_id``..."""
+        params: dict[str, Any] = {"limit": 100, "order_by": "timestamp", **filters}
+        return self.api("GET", "/api/v2/assets/events", params=params)["asset_events"]
+
+    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
+        """The asset events a run consumed (those that triggered an asset-triggered run)."""
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}/upstreamAssetEvents")["asset_events"]
+
+    def wait_for_asset_triggered_run(
+        self, dag_id: str, source_dag_id: str, source_run_id: str, timeout: float = RUN_TIMEOUT
+    ) -> str:
+        """Until the scheduler has created a run of ``dag_id`` from an asset event of the source run;
+        returns its run id (the first such run, if the events were consumed by several)."""
+
+        def created() -> str | None:
+            self.check_alive()
+            for event in self.asset_events(source_dag_id=source_dag_id, source_run_id=source_run_id):
+                for run in event["created_dagruns"]:
+                    if run["dag_id"] == dag_id:
+                        return run["run_id"]
+            return None
+
+        return wait_for(
+            created,
+            timeout=timeout,
+            describe=f"an asset-triggered run of {dag_id} from the events of {source_dag_id} {source_run_id}",
+            context=lambda: json.dumps(
+                self.asset_events(source_dag_id=source_dag_id, source_run_id=source_run_id), indent=1
+            )[:4000]
+            + "\n"
+            + self.log_tails("scheduler"),
+        )
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value, as the REST API gives it (JSON)."""
+        entry = self.api(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
+        )
+        return entry["value"]
 
     # Task logs
 
