@@ -19,9 +19,11 @@ from pathlib import Path
 from bench import report
 from bench.data import domains
 from bench.end_to_end import measure_activations
+from bench.folder import folder_vs_plain, measure_folder
 from bench.imports import measure_imports
 from bench.normalisation import measure_normalisation
 from bench.servers import running_servers
+from bench.sql_source import measure_sql
 from bench.triggers import measure_triggers
 from bench.upload import measure_uploads
 
@@ -45,6 +47,11 @@ class Sizes:
     triggers: int
     trigger_processing_delay: float  # long enough for every trigger to start, then poll a few times
     trigger_poll_interval: float
+    sql_rows: int
+    sql_chunk_size: int
+    sql_repeats: int
+    folder_records: int
+    folder_parts: int
 
 
 FULL = Sizes(
@@ -58,6 +65,11 @@ FULL = Sizes(
     triggers=200,
     trigger_processing_delay=15.0,
     trigger_poll_interval=0.5,
+    sql_rows=1_000_000,
+    sql_chunk_size=10_000,
+    sql_repeats=3,
+    folder_records=1_000_000,
+    folder_parts=8,
 )
 SMOKE = Sizes(
     batch_size=100,
@@ -70,6 +82,11 @@ SMOKE = Sizes(
     triggers=5,
     trigger_processing_delay=1.0,
     trigger_poll_interval=0.2,
+    sql_rows=300,
+    sql_chunk_size=100,
+    sql_repeats=1,
+    folder_records=400,
+    folder_parts=8,
 )
 
 
@@ -109,6 +126,21 @@ def main(argv: list[str] | None = None) -> int:
         activations = measure_activations(
             sandbox, admin, sizes.activation_sizes, Path(work), batch_size=sizes.batch_size
         )
+        _step(f"SQL source: {sizes.sql_rows:,} PostgreSQL rows, the provider and the driver alone")
+        sql = measure_sql(
+            sizes.sql_rows,
+            chunk_size=sizes.sql_chunk_size,
+            repeats=sizes.sql_repeats,
+            sandbox=sandbox,
+            admin=admin,
+            batch_size=sizes.batch_size,
+        )
+        if sql.skipped:
+            _step(f"SQL source skipped: {sql.skipped}")
+        _step(f"a folder of {sizes.folder_parts} .jsonl.gz parts, {sizes.folder_records:,} records")
+        folder = measure_folder(
+            sandbox, admin, sizes.folder_records, Path(work), parts=sizes.folder_parts, batch_size=sizes.batch_size
+        )
         _step(f"{sizes.triggers} triggers")
         os.environ["AIRFLOW_CONN_BOMBORA_DEFAULT"] = sandbox.connection_json
         triggers = measure_triggers(
@@ -132,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             report.normalisation_section(normalisation, activations),
             report.imports_section(imports),
             report.triggers_section(triggers),
+            report.sql_section(sql),
+            report.folder_section(folder),
         ]
     )
     print(results_markdown)
@@ -146,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
             "normalisation": normalisation,
             "imports": imports,
             "triggers": triggers,
+            "sql_source": {
+                **report.as_json(sql),
+                "target_provider_vs_driver": report.SQL_PROVIDER_DRIVER_RATIO_TARGET,
+            },
+            "object_storage_folder": {
+                "runs": folder,
+                "folder_vs_plain": folder_vs_plain(folder),
+            },
         },
     )
     written = [output]

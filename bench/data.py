@@ -63,8 +63,13 @@ def records(count: int, *, changed: bool = False) -> Iterator[dict]:
         }
 
 
+def json_line(record: dict) -> str:
+    """A record as one JSON Lines line."""
+    return json.dumps(record) + "\n"
+
+
 def write_jsonl(path: Path, count: int, *, changed: bool = False) -> Path:
     """Write :func:`records` to ``path`` as JSON Lines; return the path."""
     with path.open("w", encoding="utf-8") as file:
-        file.writelines(json.dumps(record) + "\n" for record in records(count, changed=changed))
+        file.writelines(json_line(record) for record in records(count, changed=changed))
     return path

@@ -68,7 +68,8 @@ class ActivationRun:
         return REQUESTS_PER_BATCH * batches + FIXED_REQUESTS
 
 
-def _run_worker(sandbox: RunningServer, accounts: Path, audience: str, kind: str, batch_size: int) -> dict:
+def run_worker(sandbox: RunningServer, accounts: str | Path, audience: str, kind: str, batch_size: int) -> dict:
+    """One activation of ``accounts`` (a file, or a URL) by :mod:`bench.end_to_end_worker`: its JSON line."""
     command = [
         sys.executable,
         "-m",
@@ -85,7 +86,7 @@ def _run_worker(sandbox: RunningServer, accounts: Path, audience: str, kind: str
     environment = {**os.environ, "AIRFLOW_CONN_BOMBORA_DEFAULT": sandbox.connection_json}
     finished = subprocess.run(command, capture_output=True, text=True, env=environment)
     if finished.returncode != 0:
-        raise RuntimeError(f"The activation of {accounts.name} failed:\n{finished.stderr[-3000:]}")
+        raise RuntimeError(f"The activation of {accounts} failed:\n{finished.stderr[-3000:]}")
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
@@ -102,7 +103,7 @@ def measure_activations(
         }
         for kind, accounts in inputs.items():
             mark = admin.last_seq()
-            outcome = _run_worker(sandbox, accounts, f"Bench audience {size}", kind, batch_size)
+            outcome = run_worker(sandbox, accounts, f"Bench audience {size}", kind, batch_size)
             result = outcome["result"]
             runs.append(
                 ActivationRun(

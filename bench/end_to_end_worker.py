@@ -33,6 +33,7 @@ from airflow_provider_bombora.mappings import (
     SUGGESTED_PRIMARY_ID_SOURCE,
 )
 from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
+from bench.rss import peak_rss_bytes, reset_peak_rss
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,27 +44,12 @@ MAPPINGS = [
 ]
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident set size since the last reset (``VmHWM``, Linux only).
-
-    Not ``getrusage``'s ``ru_maxrss``: that also keeps the peak seen when a thread exited,
-    which no reset clears.
-    """
-    with open("/proc/self/status") as status:
-        kib = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    return int(kib) * 1024
-
-
-def reset_peak_rss() -> int:
-    """Make the peak resident set size the current one, and return it."""
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-    return peak_rss_bytes()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", required=True, help="the JSON Lines file of account records")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--accounts", help="the accounts: a JSON Lines file, or a URL (file:///folder/)")
+    source.add_argument("--sql", help="a query whose rows are the accounts (with --sql-conn-id)")
+    parser.add_argument("--sql-conn-id", help="the connection --sql runs on")
     parser.add_argument("--audience", required=True, help="the audience (account list) name")
     parser.add_argument("--run-date", required=True, help="the run's logical date, ISO 8601")
     parser.add_argument("--batch-size", type=int, default=1000)
@@ -74,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         task_id="activate",
         audience_name=args.audience,
         accounts=args.accounts,
+        sql=args.sql,
+        sql_conn_id=args.sql_conn_id,
         mappings=MAPPINGS,
         dataflow_id="bench.activate",
         batch_size=args.batch_size,
@@ -84,6 +72,19 @@ def main(argv: list[str] | None = None) -> int:
     context: Context = {"data_interval_end": run_date, "logical_date": run_date}
 
     _ = operator.hook.base_url  # reads the connection (no request): its imports belong to the baseline too
+    if args.sql_conn_id:
+        # The SQL source, the connection's hook and its driver: imported, and the hook made once
+        # (no query), before the baseline, as the Bombora connection is.
+        from airflow_provider_bombora.sources.sql import sql_hook
+
+        sql_hook(args.sql_conn_id)
+    elif "://" in args.accounts:
+        # Object storage: its source module and the store's filesystem, loaded (a stat, nothing read).
+        from airflow.sdk import ObjectStoragePath
+
+        import airflow_provider_bombora.sources.object_storage  # noqa: F401 - for the baseline
+
+        ObjectStoragePath(args.accounts).exists()
     baseline = reset_peak_rss()
     profiler = cProfile.Profile() if args.profile else None
     start = time.perf_counter()

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from bench.end_to_end import FIRST_RUN, FIXED_REQUESTS, REQUESTS_PER_BATCH, RERUN, ActivationRun
+from bench.folder import FOLDER, FolderRun, folder_vs_plain
 from bench.imports import ImportFigure
 from bench.normalisation import NormalisationFigure
+from bench.sql_source import ACTIVATION, SqlFigure
+from bench.sql_source import PROVIDER as SQL_PROVIDER
 from bench.triggers import TriggerFigure
 from bench.upload import CEILING, HTTP_HOOK, PER_ACCOUNT, PROVIDER, UploadFigure
 
@@ -22,6 +25,8 @@ from bench.upload import CEILING, HTTP_HOOK, PER_ACCOUNT, PROVIDER, UploadFigure
 PEAK_BYTES_PER_ACCOUNT_TARGET = 250
 PROVIDER_CEILING_RATIO_TARGET = 0.9
 IMPORT_MS_TARGET = 20.0
+#: The SQL source's rows/s over its driver's alone (same query, cursor and chunk size).
+SQL_PROVIDER_DRIVER_RATIO_TARGET = 0.8
 
 
 def _first_line_with(path: str, prefix: str) -> str | None:
@@ -267,6 +272,102 @@ def triggers_section(figure: TriggerFigure) -> str:
             "",
             f"- One request per trigger per poll and one token per trigger, not per poll: "
             f"{_verdict(figure.requests_per_trigger_per_poll == 1 and figure.token_fetches_per_trigger == 1)}",
+        ]
+    )
+
+
+def sql_section(figure: SqlFigure) -> str:
+    title = (
+        f"### 6. SQL source: {figure.rows:,} PostgreSQL rows, the provider against its driver alone, "
+        f"chunks of {figure.chunk_size:,}"
+    )
+    if figure.skipped is not None:
+        return f"{title}\n\n- Skipped: {figure.skipped}"
+    rows = [
+        [
+            read.reader,
+            read.driver,
+            f"{read.rows:,}",
+            read.runs,
+            f"{read.seconds:.3f}",
+            f"{read.rows_per_second:,.0f}",
+            f"{(read.peak_rss - read.baseline_rss) / 2**20:.1f}",
+            f"{read.peak_bytes_per_account:.1f}",
+        ]
+        for read in figure.reads
+    ]
+    ratio = figure.provider_vs_driver
+    provider = figure.read(SQL_PROVIDER)
+    lines = [
+        f"{title} (fastest of the interleaved runs, highest peak of them)",
+        "",
+        _table(
+            ["reader", "driver", "rows", "runs", "seconds", "rows/s", "peak MiB above baseline", "bytes/account"],
+            rows,
+        ),
+        "",
+    ]
+    if ratio is not None and provider is not None:
+        lines += [
+            f"- Provider rows/s ÷ driver rows/s **{ratio:.2f}** "
+            f"(target ≥ {SQL_PROVIDER_DRIVER_RATIO_TARGET}: {_verdict(ratio >= SQL_PROVIDER_DRIVER_RATIO_TARGET)})",
+            f"- Provider read, peak memory {provider.peak_bytes_per_account:.1f} bytes/account "
+            f"(target ≤ {PEAK_BYTES_PER_ACCOUNT_TARGET}: "
+            f"{_verdict(provider.peak_bytes_per_account <= PEAK_BYTES_PER_ACCOUNT_TARGET)})",
+        ]
+    activation = figure.read(ACTIVATION)
+    if activation is not None:
+        lines.append(
+            f"- Whole activation with sql= into the sandbox: {activation.seconds:.2f} s, "
+            f"{activation.peak_bytes_per_account:.0f} bytes/account (target ≤ {PEAK_BYTES_PER_ACCOUNT_TARGET}: "
+            f"{_verdict(activation.peak_bytes_per_account <= PEAK_BYTES_PER_ACCOUNT_TARGET)})"
+        )
+    return "\n".join(lines)
+
+
+def folder_section(runs: Sequence[FolderRun]) -> str:
+    folder = next(run for run in runs if run.source == FOLDER)
+    ratio = folder_vs_plain(list(runs))
+    rows = [
+        [
+            run.source,
+            f"{run.records:,}",
+            run.parts,
+            f"{run.input_bytes / 2**20:.1f}",
+            f"{run.seconds:.2f}",
+            f"{run.records_per_second:,.0f}",
+            f"{(run.peak_rss - run.baseline_rss) / 2**20:.0f}",
+            f"{run.peak_bytes_per_account:.0f}",
+            f"{run.added:,}",
+            f"{run.rejected:,}",
+        ]
+        for run in runs
+    ]
+    return "\n".join(
+        [
+            f"### 7. Object storage folder: {folder.records:,} records in {folder.parts} .jsonl.gz parts and "
+            "_SUCCESS, operator.execute() into the sandbox, against one plain .jsonl file",
+            "",
+            _table(
+                [
+                    "input",
+                    "records",
+                    "data files",
+                    "MiB on disk",
+                    "seconds",
+                    "records/s",
+                    "peak MiB above baseline",
+                    "bytes/account",
+                    "added",
+                    "rejected",
+                ],
+                rows,
+            ),
+            "",
+            f"- Folder records/s ÷ plain file records/s **{ratio:.2f}**",
+            f"- Folder peak memory {folder.peak_bytes_per_account:.0f} bytes/account "
+            f"(target ≤ {PEAK_BYTES_PER_ACCOUNT_TARGET}: "
+            f"{_verdict(folder.peak_bytes_per_account <= PEAK_BYTES_PER_ACCOUNT_TARGET)})",
         ]
     )
 
