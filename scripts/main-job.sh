@@ -4,5 +4,6 @@
 # Arguments go to scripts/main_job.py, e.g. --dag-id example_bombora_dsp_integration
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="$(scripts/ensure-venv.sh)"
+# The examples extra: what the example DAGs need beyond the provider (the sqlite provider).
+python="$(scripts/ensure-venv.sh examples)"
 exec "$python" scripts/main_job.py "$@"
