@@ -249,6 +249,31 @@ def test_rows_become_records_keyed_by_source_paths_numbered_from_one_with_only_t
     ]
 
 
+def test_records_are_built_for_one_two_and_three_mapped_columns_across_chunks():
+    """Two columns (mirror), three (delta adds the status) and one (a source mapped to both targets)."""
+    three = sql_columns(MAPPINGS, DELTA)
+    connection = FakeConnection(
+        [("A-1", "exited", "acme.com", "x"), ("A-2", "realized", "globex.com", "y"), ("A-3", "existing", "i.io", "z")],
+        columns=["accountKey.sourceKey", "STATUS", "accountOrganization.domain", "EXTRA"],
+    )
+    assert read(connection, three, chunk_size=2) == [
+        (1, {"accountKey.sourceKey": "A-1", "accountOrganization.domain": "acme.com", "status": "exited"}),
+        (2, {"accountKey.sourceKey": "A-2", "accountOrganization.domain": "globex.com", "status": "realized"}),
+        (3, {"accountKey.sourceKey": "A-3", "accountOrganization.domain": "i.io", "status": "existing"}),
+    ]
+    same = validate_mappings(
+        [{"source": "xdm:accountOrganization.domain", "target": "identity:primaryId"}, MAPPING_LIST[1]]
+    )
+    one = sql_columns(same, MIRROR)
+    connection = FakeConnection(
+        [("x", "acme.com"), ("y", "globex.com")], columns=["EXTRA", "accountOrganization.domain"]
+    )
+    assert read(connection, one, chunk_size=1) == [
+        (1, {"accountOrganization.domain": "acme.com"}),
+        (2, {"accountOrganization.domain": "globex.com"}),
+    ]
+
+
 def test_the_records_feed_the_activation_like_any_source():
     connection = FakeConnection(
         [("A-1", "acme.com"), ("A-2", "https://www.Globex.com/about"), ("A-3", "ACME.com"), ("A-4", "not a domain"),
