@@ -6,7 +6,7 @@ storage has a filesystem for) or an ``airflow.sdk.ObjectStoragePath``. A URL is 
 ``ObjectStoragePath(url, conn_id=conn_id)``; a path keeps its own connection.
 
 - **One object** is one file: its format and compression come from its name
-  (:func:`~airflow_provider_bombora.records.stream_type`: ``.csv``, ``.jsonl``/``.ndjson``,
+  (:func:`~airflow_provider_bombora.sources.streams.stream_type`: ``.csv``, ``.jsonl``/``.ndjson``,
   ``.json``, each optionally ``.gz``, ``.bz2`` or ``.zst``), and its positions are its lines,
   as for a local file.
 - **A folder** (a URL ending with ``/``, or any path that is a folder) is one audience made of
@@ -37,18 +37,16 @@ from airflow.sdk import Connection, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_provider_bombora.exceptions import BomboraValidationError, shorten
-from airflow_provider_bombora.records import (
-    COMPRESSION_EXTENSIONS,
+from airflow_provider_bombora.records import NumberedRecords, Position
+from airflow_provider_bombora.sources.compression import COMPRESSION_EXTENSIONS, zstandard_module
+from airflow_provider_bombora.sources.streams import (
     JSON,
     SUPPORTED_EXTENSIONS,
-    NumberedRecords,
-    Position,
     StreamRecords,
     iter_stream_records,
     open_stream_records,
     stream_type,
     unsupported_stream_error,
-    zstandard_module,
 )
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,8 @@ PURE_MODULES = [
     "airflow_provider_bombora.mappings",
     "airflow_provider_bombora.domains",
     "airflow_provider_bombora.records",
+    "airflow_provider_bombora.sources.streams",
+    "airflow_provider_bombora.sources.compression",
     "airflow_provider_bombora.plan",
     "airflow_provider_bombora.ownership",
     "airflow_provider_bombora.claim",

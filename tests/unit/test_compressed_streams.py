@@ -1,4 +1,4 @@
-"""Records parsed from binary streams (records.iter_stream_records): plain, gzip, bz2 and zstd
+"""Records parsed from binary streams (sources.streams.iter_stream_records): plain, gzip, bz2 and zstd
 streams of CSV, JSON Lines and JSON, and what a truncated, corrupt or empty stream raises.
 
 No file, no Airflow: every stream is a BytesIO (or a wrapper of one that fails on purpose).
@@ -15,12 +15,12 @@ import tracemalloc
 
 import pytest
 
-from airflow_provider_bombora import records as records_module
 from airflow_provider_bombora.exceptions import BomboraValidationError
-from airflow_provider_bombora.records import (
+from airflow_provider_bombora.records import make_field_getter
+from airflow_provider_bombora.sources import streams as streams_module
+from airflow_provider_bombora.sources.streams import (
     empty_file_error,
     iter_stream_records,
-    make_field_getter,
     open_stream_records,
     stream_extensions,
     stream_type,
@@ -169,7 +169,7 @@ def test_a_json_file_that_is_no_array_is_reported_when_called():
 
 
 def test_a_line_longer_than_the_limit_is_refused_in_a_compressed_stream(monkeypatch):
-    monkeypatch.setattr(records_module, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(streams_module, "MAX_LINE_BYTES", 64)
     numbered = iter_stream_records(stream(gzip.compress(b'{"d": "a"}\n{"d": "' + b"a" * 100 + b'"}\n')), "x.jsonl.gz")
     assert next(numbered) == (1, {"d": "a"})
     with pytest.raises(BomboraValidationError, match=r"x\.jsonl\.gz, line 2: longer than 64 bytes"):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_bombora import records as records_module
 from airflow_provider_bombora.exceptions import BomboraValidationError
-from airflow_provider_bombora.records import SUPPORTED_EXTENSIONS, empty_file_error, iter_records, make_field_getter
+from airflow_provider_bombora.records import iter_records, make_field_getter
+from airflow_provider_bombora.sources import streams as streams_module
+from airflow_provider_bombora.sources.streams import SUPPORTED_EXTENSIONS, empty_file_error
 
 DOMAIN_SOURCE = "xdm:accountOrganization.domain"
 PRIMARY_ID_SOURCE = "xdm:accountKey.sourceKey"
@@ -232,7 +233,7 @@ def test_csv_problems_further_in_name_the_line(tmp_path, content, fragments):
 
 
 def test_long_lines_are_refused_with_their_number(tmp_path, monkeypatch):
-    monkeypatch.setattr(records_module, "MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(streams_module, "MAX_LINE_BYTES", 64)
     path = write_bytes(tmp_path, "accounts.jsonl", b'{"d": "acme.com"}\n{"d": "' + b"a" * 100 + b'"}\n')
     numbered = iter_records(path)
     assert next(numbered) == (1, {"d": "acme.com"})
@@ -242,7 +243,7 @@ def test_long_lines_are_refused_with_their_number(tmp_path, monkeypatch):
 
 def test_a_line_of_exactly_the_limit_is_accepted(tmp_path, monkeypatch):
     line = b'{"d": "' + b"a" * 20 + b'"}'
-    monkeypatch.setattr(records_module, "MAX_LINE_BYTES", len(line))
+    monkeypatch.setattr(streams_module, "MAX_LINE_BYTES", len(line))
     path = write_bytes(tmp_path, "accounts.jsonl", line + b"\n" + line)
     assert [position for position, _ in iter_records(path)] == [1, 2]
 
