@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Protocol
 
-from airflow_provider_bombora.claim import ListClaim, write_description
+from airflow_provider_bombora.claim import ClaimClient, ListClaim, write_description
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAudienceConflictError,
@@ -31,7 +31,7 @@ from airflow_provider_bombora.ownership import MANUAL, ListOwnership, parse_desc
 from airflow_provider_bombora.parameters import DELTA, MIRROR
 from airflow_provider_bombora.plan import DesiredAudience, Plan, collect_desired, plan_delta, plan_mirror
 from airflow_provider_bombora.records import NumberedRecords, iter_records
-from airflow_provider_bombora.writes import wait_until_applied, write_plan
+from airflow_provider_bombora.writes import WriteClient, wait_until_applied, write_plan
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +42,12 @@ MAX_CONVERGE_ROUNDS = 5
 PLAN_SAMPLE_SIZE = 10
 
 
-class AccountListClient(Protocol):
-    """The part of the hook that activation needs."""
+class AccountListClient(WriteClient, ClaimClient, Protocol):
+    """The part of the hook that activation needs: what writing a plan and claiming need, and these."""
 
     def find_account_list(self, name: str) -> dict | None: ...
     def create_account_list(self, name: str, description: str | None = None) -> str: ...
-    def get_account_list(self, account_list_id: str) -> dict: ...
-    def update_account_list(self, account_list_id: str, definition: dict) -> dict: ...
     def iter_account_domains(self, account_list_id: str) -> Iterable[str]: ...
-    def add_accounts(
-        self, account_list_id: str, domains: Any, batch_size: int = ..., *, progress: Any = ..., before_each: Any = ...
-    ) -> int: ...
-    def delete_accounts(
-        self, account_list_id: str, ids: Any, batch_size: int = ..., *, progress: Any = ..., before_each: Any = ...
-    ) -> int: ...
 
 
 @dataclass(frozen=True)
