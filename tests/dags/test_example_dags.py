@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from example_data import WAREHOUSE_DAY_27_DOMAINS
 
 from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
 
@@ -264,22 +265,6 @@ WAREHOUSE_DAY_26_DOMAINS = [
     "adventure-works.com",
     "litwaresecurity.com",
     "margies-travel.com",
-]
-# 2026-11-27: 15 rows; Wide World Importers and Margie's Travel (now) customers: 13 received.
-# Rejected: Datum (e-mail), Graphic Design Institute ("10.0.0.12"), Humongous Insurance (no
-# website: NULL). Northwind Traders EMEA ("https://NorthwindTraders.com/emea") is a duplicate of
-# Northwind Traders. New: "http://proseware-analytics.com:8443/login", lucernepublishing.de,
-# alpineskihouse.ch. 9 domains: 3 added and 1 removed (margies-travel.com) after the 26th.
-WAREHOUSE_DAY_27_DOMAINS = [
-    "northwindtraders.com",
-    "contoso-pharma.com",
-    "fabrikam-robotics.io",
-    "tailspinlogistics.co.uk",
-    "adventure-works.com",
-    "litwaresecurity.com",
-    "proseware-analytics.com",
-    "lucernepublishing.de",
-    "alpineskihouse.ch",
 ]
 WAREHOUSE_AUDIENCE = "Open pipeline - warehouse"
 WAREHOUSE_TASKS = {"refresh_warehouse": "success", "activate_open_pipeline": "success"}

@@ -10,6 +10,7 @@ example DAG paused meanwhile (see ``AirflowDeployment.job_schedule``).
 
 from __future__ import annotations
 
+from example_data import WAREHOUSE_DAY_27_DOMAINS
 from system_harness import TERMINAL_RUN_STATES, settled_list, wait_for
 
 UPSTREAM = "example_bombora_warehouse"
@@ -19,21 +20,8 @@ NOTIFY = "notify_campaign_team"
 AUDIENCE = "Open pipeline - warehouse"
 ASSET_URI = "bombora://account-lists/Open%20pipeline%20-%20warehouse"
 
-# The newest day of dags/data/warehouse_crm_accounts.csv (2026-11-27), read by hand (see
-# tests/dags/test_example_dags.py): a run without a logical date reads it. 13 rows at the
-# opportunity or prospect stage: an e-mail, an IP address and an empty website rejected, one
-# duplicate of northwindtraders.com, 9 domains.
-NEWEST_DAY_DOMAINS = {
-    "northwindtraders.com",
-    "contoso-pharma.com",
-    "fabrikam-robotics.io",
-    "tailspinlogistics.co.uk",
-    "adventure-works.com",
-    "litwaresecurity.com",
-    "proseware-analytics.com",
-    "lucernepublishing.de",
-    "alpineskihouse.ch",
-}
+# The newest day of dags/data/warehouse_crm_accounts.csv, which a run without a logical date reads.
+NEWEST_DAY_DOMAINS = set(WAREHOUSE_DAY_27_DOMAINS)
 
 
 def _failure(deployment, outcome) -> str:
