@@ -11,20 +11,18 @@ import json
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import quote
 
 import uvicorn
 
 from airflow_provider_bombora.sandbox.app import create_app
+from airflow_provider_bombora.sandbox.digital_audiences import DigitalAudienceAdmin
+from airflow_provider_bombora.sandbox.intent import IntentAdmin
 
 START_TIMEOUT = 10.0  # seconds
 # Requests still held by a "delay" fault get this long to finish when the server stops.
 GRACEFUL_SHUTDOWN_TIMEOUT = 5
-# Admin calls go straight to the server, whatever proxy the environment configures.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def check_bind_host(host: str, allow_remote: bool) -> None:
@@ -63,26 +61,9 @@ def _url(bound_address: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-class SandboxAdmin:
+class SandboxAdmin(DigitalAudienceAdmin, IntentAdmin):
     """The admin API of the sandbox at ``url``: :class:`SandboxServer`'s helpers, which work
     the same against a sandbox that another process serves (``SandboxAdmin`` with its URL)."""
-
-    url: str
-
-    def _admin(self, method: str, path: str, body: Any = None) -> Any:
-        request = urllib.request.Request(
-            f"{self.url}/_sandbox{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with _DIRECT.open(request, timeout=30) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode("utf-8", "replace")
-            exception = ValueError if 400 <= error.code < 500 else RuntimeError
-            raise exception(f"Sandbox admin call {method} {path} failed with HTTP {error.code}: {detail}") from None
 
     def inject_fault(
         self,

@@ -23,13 +23,22 @@ LIST_TYPES = ("Manual", "Derived", "Surge", "VisitorInsights")
 
 
 class ApiError(Exception):
-    """An error answer: ``status`` with the body ``{"message": message}``."""
+    """An error answer: ``status`` with the body ``{"message": message}``, or, with ``errors``
+    (field -> messages, as the Digital Audience Builder's 422), ``{"errors": ..., "message": ...}``."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        errors: dict[str, list[str]] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers
+        self.errors = errors
 
 
 def utc_timestamp() -> str:
