@@ -29,7 +29,7 @@ from airflow_provider_bombora.exceptions import (
     BomboraPendingUpdateError,
     BomboraValidationError,
 )
-from airflow_provider_bombora.hooks import bombora
+from airflow_provider_bombora.hooks import base as hook_base
 from airflow_provider_bombora.hooks.bombora import BomboraHook
 from airflow_provider_bombora.hooks.http_rules import error_for_response, retry_after_seconds, retry_wait_seconds
 from airflow_provider_bombora.hooks.settings import ClientOptions, resolve_base_url
@@ -123,7 +123,7 @@ def log_text(caplog):
 @pytest.fixture
 def masked(monkeypatch) -> list:
     values: list = []
-    monkeypatch.setattr(bombora, "mask_secret", lambda secret, name=None: values.append(secret))
+    monkeypatch.setattr(hook_base, "mask_secret", lambda secret, name=None: values.append(secret))
     return values
 
 
@@ -432,7 +432,7 @@ def test_token_is_refreshed_shortly_before_it_expires(api, monkeypatch, expires_
     api.post(TOKEN_URL, [token_answer(TOKEN, expires_in), token_answer(TOKEN_2, expires_in)])
     api.get(LISTS_URL, json=[])
     now = [5000.0]
-    monkeypatch.setattr(bombora.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(hook_base.time, "monotonic", lambda: now[0])
     hook = BomboraHook()
     hook.list_account_lists()
     now[0] = 5000.0 + refresh_after - 1
@@ -691,7 +691,7 @@ def test_backoff_is_jittered():
 def test_the_hook_really_sleeps_between_attempts(api, monkeypatch):
     monkeypatch.setattr(BomboraHook, "_sleep", REAL_SLEEP)  # record time.sleep instead
     slept: list[float] = []
-    monkeypatch.setattr(bombora.time, "sleep", slept.append)
+    monkeypatch.setattr(hook_base.time, "sleep", slept.append)
     api.get(LISTS_URL, [{"status_code": 429, "headers": {"Retry-After": "2"}}, {"json": []}])
     BomboraHook().list_account_lists()
     assert slept == [2.0]
