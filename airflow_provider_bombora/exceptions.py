@@ -89,8 +89,13 @@ class BomboraNotFoundError(BomboraApiError):
     """The resource does not exist (404), e.g. a deleted account list."""
 
 
-class BomboraPendingUpdateError(BomboraApiError):
-    """409: the account list has an update pending (or is in use); wait and try again."""
+class BomboraConflictError(BomboraApiError):
+    """409: the request conflicts with the resource's current state (a digital audience's external
+    id is in use, or the audience is not suspended when asked to activate)."""
+
+
+class BomboraPendingUpdateError(BomboraConflictError):
+    """409 from the Account List API: the list has an update pending (or is in use); wait and try again."""
 
 
 class BomboraAudienceConflictError(BomboraError):
@@ -108,3 +113,7 @@ class BomboraExportStatusError(BomboraError):
 
 class BomboraExportTimeoutError(BomboraExportStatusError):
     """An export was still not live when the wait for it ran out of time."""
+
+
+class BomboraDigitalAudienceError(BomboraError):
+    """A digital audience will not become active as expected: it is suspended, or it does not exist."""

@@ -14,6 +14,7 @@ from typing import Any
 from airflow_provider_bombora import get_provider_info
 from airflow_provider_bombora.exceptions import BomboraError, shorten
 from airflow_provider_bombora.hooks.account_lists import AccountListCalls
+from airflow_provider_bombora.hooks.digital_audiences import DigitalAudienceCalls
 from airflow_provider_bombora.hooks.http_rules import redact
 
 # Attempts and longest wait when testing a connection: the UI waits for the answer.
@@ -21,7 +22,7 @@ _TEST_CONNECTION_MAX_ATTEMPTS = 2
 _TEST_CONNECTION_MAX_RETRY_WAIT = 5.0
 
 
-class BomboraHook(AccountListCalls):
+class BomboraHook(AccountListCalls, DigitalAudienceCalls):
     """Talk to the Bombora API with the Client ID and Client secret of an Airflow connection.
 
     See :class:`~.base.BomboraBaseHook` for the connection fields and options.

@@ -41,6 +41,7 @@ from airflow_provider_bombora.hooks.wire import (
     USER_AGENT,
     account_list_path,
     account_lists_of,
+    digital_audience_path,
     is_account_lists_answer,
     is_object,
     select_account_list,
@@ -48,7 +49,7 @@ from airflow_provider_bombora.hooks.wire import (
 
 
 class BomboraAsyncHook(BaseHook):
-    """Read Bombora account lists asynchronously with the Client ID and Client secret of a connection.
+    """Read account lists and digital audiences asynchronously with the credentials of a connection.
 
     Constructing the hook reads nothing and sends nothing. The connection is read on first use
     and one ``httpx.AsyncClient`` serves every call until :meth:`close`; use the hook as an
@@ -224,6 +225,13 @@ class BomboraAsyncHook(BaseHook):
         return await self._get(
             account_list_path(account_list_id), check=is_object, expected="an account list definition"
         )
+
+    # --- Digital Audience Builder API (reads) ---
+
+    async def get_digital_audience(self, data_exchange: str, external_id: str, partner_id: str) -> dict[str, Any]:
+        """The digital audience with its ``status`` (see ``BomboraHook.get_digital_audience``)."""
+        path = digital_audience_path(data_exchange, external_id, partner_id)
+        return await self._get(path, check=is_object, expected="a digital audience")
 
 
 @functools.cache

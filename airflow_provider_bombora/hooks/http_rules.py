@@ -26,12 +26,13 @@ from airflow_provider_bombora.exceptions import (
     RETRYABLE_STATUSES,
     BomboraApiError,
     BomboraAuthError,
+    BomboraConflictError,
     BomboraNotFoundError,
     BomboraPendingUpdateError,
     shorten,
 )
 from airflow_provider_bombora.hooks.settings import BASE_URL_FIELD, ClientOptions, ConnectionSettings
-from airflow_provider_bombora.hooks.wire import TOKEN_PATH, compact_json, json_bytes
+from airflow_provider_bombora.hooks.wire import ACCOUNT_LISTS_PATH, TOKEN_PATH, compact_json, json_bytes
 from airflow_provider_bombora.parameters import as_number
 
 # First backoff wait in seconds (doubled at each attempt) and the random jitter added to it.
@@ -42,7 +43,7 @@ _ERROR_CLASSES: dict[int, type[BomboraApiError]] = {
     401: BomboraAuthError,
     403: BomboraAuthError,
     404: BomboraNotFoundError,
-    409: BomboraPendingUpdateError,
+    409: BomboraConflictError,
 }
 
 
@@ -84,7 +85,8 @@ def error_for_response(
     path: str,
     secrets: Iterable[str | None] = (),
 ) -> BomboraApiError:
-    """The exception for an error answer: 401/403 auth, 404 not found, 409 pending update, else API error.
+    """The exception for an error answer: 401/403 auth, 404 not found, 409 conflict (a pending
+    update for an account list), else API error.
 
     :param status: The HTTP status.
     :param body: The answer's body (a ``{"message": ...}`` JSON object, or anything else).
@@ -95,7 +97,10 @@ def error_for_response(
     message = describe_error_body(body)
     if message is not None:
         message = redact(message, secrets)
-    return _ERROR_CLASSES.get(status, BomboraApiError)(message, status=status, method=method, path=path)
+    error_class = _ERROR_CLASSES.get(status, BomboraApiError)
+    if status == 409 and path.startswith(ACCOUNT_LISTS_PATH):
+        error_class = BomboraPendingUpdateError
+    return error_class(message, status=status, method=method, path=path)
 
 
 def decode_answer(

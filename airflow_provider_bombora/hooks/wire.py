@@ -30,14 +30,30 @@ else:
 USER_AGENT = f"airflow-provider-bombora/{__version__}"
 TOKEN_PATH = "/oauth/token"
 ACCOUNT_LISTS_PATH = "/account-list/v1/account-list"
+DIGITAL_AUDIENCES_PATH = "/digital-audiences/v1"
+
+
+def _segment(field: str, value: str) -> str:
+    """``value`` as one path segment; safe="" also quotes "/", so it can never point at another resource."""
+    if not isinstance(value, str) or not value:
+        raise BomboraValidationError(field, f"must be a non-empty string, got {value!r}")
+    return quote(value, safe="")
 
 
 def account_list_path(account_list_id: str, suffix: str = "") -> str:
     """The path of one account list (and of ``suffix`` under it)."""
-    if not isinstance(account_list_id, str) or not account_list_id:
-        raise BomboraValidationError("account_list_id", f"must be a non-empty string, got {account_list_id!r}")
-    # safe="" also quotes "/", so an id can never point at another resource.
-    return f"{ACCOUNT_LISTS_PATH}/{quote(account_list_id, safe='')}{suffix}"
+    return f"{ACCOUNT_LISTS_PATH}/{_segment('account_list_id', account_list_id)}{suffix}"
+
+
+def data_exchange_path(data_exchange: str, suffix: str = "") -> str:
+    """The path of a data exchange's digital audiences (and of ``suffix`` under it, e.g. ``/estimate``)."""
+    return f"{DIGITAL_AUDIENCES_PATH}/{_segment('data_exchange', data_exchange)}{suffix}"
+
+
+def digital_audience_path(data_exchange: str, external_id: str, partner_id: str, suffix: str = "") -> str:
+    """The path of one digital audience, identified by its exchange, external id and partner id."""
+    identity = f"/{_segment('external_id', external_id)}/{_segment('partner_id', partner_id)}"
+    return data_exchange_path(data_exchange, identity + suffix)
 
 
 # --- Bodies -----------------------------------------------------------------------------------
@@ -104,6 +120,11 @@ def unique_batches(values: Iterable[str], batch_size: int, name: str) -> Iterato
 
 def is_object(answer: Any) -> bool:
     return isinstance(answer, dict)
+
+
+def is_count(answer: Any) -> bool:
+    """An estimate's answer: ``{"count": n}``."""
+    return is_object(answer) and isinstance(answer.get("count"), int) and not isinstance(answer["count"], bool)
 
 
 def has_id(answer: Any) -> bool:

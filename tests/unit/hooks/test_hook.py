@@ -9,22 +9,37 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
-import logging
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-import structlog
-from airflow.sdk import Connection
+from hook_doubles import (
+    BASE,
+    CLIENT_ID,
+    LIST_ID,
+    LIST_URL,
+    LISTS_PATH,
+    LISTS_URL,
+    REAL_SLEEP,
+    SECRET,
+    TOKEN,
+    TOKEN_2,
+    TOKEN_URL,
+    assert_no_secrets,
+    count,
+    paths,
+    raised,
+    token_answer,
+)
 
 from airflow_provider_bombora import __version__, get_provider_info
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAuthError,
     BomboraConfigError,
+    BomboraConflictError,
     BomboraNotFoundError,
     BomboraPendingUpdateError,
     BomboraValidationError,
@@ -33,119 +48,6 @@ from airflow_provider_bombora.hooks import base as hook_base
 from airflow_provider_bombora.hooks.bombora import BomboraHook
 from airflow_provider_bombora.hooks.http_rules import error_for_response, retry_after_seconds, retry_wait_seconds
 from airflow_provider_bombora.hooks.settings import ClientOptions, resolve_base_url
-
-REAL_SLEEP = BomboraHook._sleep
-CLIENT_ID = "client-id-7f3a"
-SECRET = "very-secret-client-secret-91c2"
-TOKEN = "access-token-first-5d0e"
-TOKEN_2 = "access-token-second-a81b"
-BASE = "https://api.bombora.com"
-TOKEN_URL = f"{BASE}/oauth/token"
-LISTS_PATH = "/account-list/v1/account-list"
-LISTS_URL = BASE + LISTS_PATH
-LIST_ID = "0b7d7c3e-1111-4e2a-9f00-000000000001"
-LIST_URL = f"{LISTS_URL}/{LIST_ID}"
-
-
-def token_answer(token: str = TOKEN, expires_in: int = 86400) -> dict:
-    return {"json": {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}}
-
-
-def make_connection(*, host=None, login=CLIENT_ID, password=SECRET, port=None, extra=None) -> Connection:
-    return Connection(
-        conn_id="bombora_default",
-        conn_type="bombora",
-        host=host,
-        login=login,
-        password=password,
-        port=port,
-        extra=json.dumps(extra) if extra is not None else None,
-    )
-
-
-def assert_no_secrets(*texts: str) -> None:
-    for text in texts:
-        for secret in (SECRET, TOKEN, TOKEN_2):
-            assert secret not in text
-
-
-E = TypeVar("E", bound=Exception)
-
-
-def raised(exc_type: type[E], call, *args, **kwargs) -> E:
-    """The exception ``call`` raises, checked to be ``exc_type`` and to contain no secret."""
-    with pytest.raises(exc_type) as info:
-        call(*args, **kwargs)
-    error = info.value
-    assert_no_secrets(str(error), repr(error), repr(error.args), repr(vars(error)))
-    return error
-
-
-def paths(api, method: str | None = None) -> list[str]:
-    return [
-        urlsplit(request.url).path
-        for request in api.request_history
-        if method is None or request.method == method
-    ]
-
-
-def count(api, url: str) -> int:
-    return sum(1 for request in api.request_history if request.url == url)
-
-
-@pytest.fixture(autouse=True)
-def no_real_waits(monkeypatch) -> list[float]:
-    """Record the waits between attempts instead of sleeping: the full-length waits of the policy."""
-    waits: list[float] = []
-    monkeypatch.setattr(BomboraHook, "_sleep", lambda self, seconds: waits.append(seconds))
-    return waits
-
-
-@pytest.fixture(autouse=True)
-def log_text(caplog):
-    """All log output of a test (structlog events and stdlib records), checked for secrets after it."""
-    caplog.set_level(logging.DEBUG)
-    with structlog.testing.capture_logs() as events:
-
-        def text() -> str:
-            lines = []
-            for event in events:
-                message = event.get("event", "")
-                if event.get("positional_args"):
-                    message = message % event["positional_args"]
-                lines.append(f"{event.get('log_level')} {message} {event!r}")
-            return "\n".join(lines) + "\n" + caplog.text
-
-        yield text
-    assert_no_secrets(text())
-
-
-@pytest.fixture
-def masked(monkeypatch) -> list:
-    values: list = []
-    monkeypatch.setattr(hook_base, "mask_secret", lambda secret, name=None: values.append(secret))
-    return values
-
-
-@pytest.fixture
-def use_connection(monkeypatch):
-    """Make ``BomboraHook.get_connection`` return a connection built from the given fields."""
-
-    def use(**fields) -> Connection:
-        connection = make_connection(**fields)
-        monkeypatch.setattr(BomboraHook, "get_connection", classmethod(lambda cls, conn_id: connection))
-        return connection
-
-    return use
-
-
-@pytest.fixture
-def api(requests_mock, use_connection):
-    """The default connection and a token endpoint that always grants ``TOKEN``."""
-    use_connection()
-    requests_mock.post(TOKEN_URL, **token_answer())
-    return requests_mock
-
 
 # --- Construction, connection form, base URL --------------------------------------------------
 
@@ -758,7 +660,7 @@ def test_secrets_echoed_by_the_server_are_redacted(api):
         (401, BomboraAuthError),
         (403, BomboraAuthError),
         (404, BomboraNotFoundError),
-        (409, BomboraPendingUpdateError),
+        (409, BomboraConflictError),
         (422, BomboraApiError),
         (500, BomboraApiError),
     ],
@@ -767,6 +669,15 @@ def test_error_for_response(status, exc_type):
     error = error_for_response(status, b'{"message": "nope"}', method="PUT", path="/x")
     assert type(error) is exc_type
     assert (error.status, error.method, error.path, error.message) == (status, "PUT", "/x", "nope")
+
+
+def test_a_409_of_the_account_list_api_is_a_pending_update():
+    path = "/account-list/v1/account-list/l1/delete-accounts"
+    error = error_for_response(409, b'{"message": "pending"}', method="POST", path=path)
+    assert type(error) is BomboraPendingUpdateError
+    assert isinstance(error, BomboraConflictError)
+    digital = error_for_response(409, b"{}", method="POST", path="/digital-audiences/v1/adobe")
+    assert type(digital) is BomboraConflictError
 
 
 def test_error_for_response_bodies():
