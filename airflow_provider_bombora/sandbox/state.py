@@ -16,8 +16,10 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
+
+from airflow_provider_bombora.sandbox.intent_companies import MAX_COMPANIES
 
 LIST_TYPES = ("Manual", "Derived", "Surge", "VisitorInsights")
 
@@ -67,6 +69,11 @@ class Settings:
     token_lifetime: int = 86400  # seconds
     log_bodies: bool = True  # keep request bodies in the request log
     latency: float = 0.0  # seconds every API request waits before it is handled (admin calls never)
+    intent_seed: int = 20240101  # the intent data set: its companies and their scores
+    intent_companies: int = 40000  # how many companies the intent data set has
+    intent_date: str | None = None  # ISO date whose week the scores are of; None: today (UTC)
+    page_token_lifetime: int = 900  # seconds an intent page token lasts from when it is issued
+    max_page_bytes: int = 10_000_000  # the most an intent data page's body may take
 
     def update(self, changes: Any) -> dict:
         """Apply a partial update after validating all of it, so a bad one changes nothing."""
@@ -93,9 +100,32 @@ class Settings:
                 isinstance(latency, (int, float)) and not isinstance(latency, bool) and 0 <= latency <= 60,
                 "latency must be a number of seconds from 0 to 60",
             )
+        for name, low, high in (
+            ("intent_seed", 0, 2**63 - 1),
+            ("intent_companies", 1, MAX_COMPANIES),
+            ("page_token_lifetime", 1, 86400 * 365),
+            ("max_page_bytes", 16384, 10_000_000),  # 16 KiB: room for the largest row
+        ):
+            if name in changes:
+                value = changes[name]
+                _bad_request(
+                    isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+                    f"{name} must be a whole number from {low} to {high}",
+                )
+        if changes.get("intent_date") is not None:
+            _bad_request(
+                self._is_iso_date(changes["intent_date"]), "intent_date must be an ISO date (YYYY-MM-DD) or null"
+            )
         for name, value in changes.items():
             setattr(self, name, float(value) if name in ("processing_delay", "latency") else value)
         return asdict(self)
+
+    @staticmethod
+    def _is_iso_date(value: Any) -> bool:
+        try:
+            return isinstance(value, str) and len(value) == 10 and date.fromisoformat(value) is not None
+        except ValueError:
+            return False
 
 
 @dataclass
