@@ -13,7 +13,6 @@ domains sort as their names.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from itertools import pairwise
 from typing import TypeVar
 
@@ -117,7 +116,7 @@ def week_of(ordinal: int) -> int:
 
 
 # Salts that keep the hashes of different facts apart.
-_SLOT, _TLD, _FIRMOGRAPHICS, _PRESENCE, _BASE_SCORE, _WEEKLY_SCORE = range(1, 7)
+_SLOT, _TLD, _FIRMOGRAPHICS, _PRESENCE, _LASTING_SCORE, _WEEKLY_SCORE = range(1, 7)
 
 
 class Companies:
@@ -201,18 +200,21 @@ class _Draws:
         return values[self(len(values))]
 
 
-@lru_cache(maxsize=4096)
-def intent_rate(seed: int, topic_id: int) -> int:
-    """Per mille of companies showing intent on a topic in a week: 300 to 600."""
-    return 300 + mix(seed, _PRESENCE, topic_id) % 301
+class TopicScores:
+    """The scores (0-100) of the companies of data set ``seed`` on one topic in one week.
 
+    Three fifths of a score stay from week to week, two fifths change each week; whether a
+    company shows intent at all is drawn each week, at a rate of the topic's (30 to 60%).
+    """
 
-def topic_score(seed: int, index: int, topic_id: int, week: int) -> int | None:
-    """Company ``index``'s score (0-100) on a topic in ``week``, or None if it shows no intent then.
+    def __init__(self, seed: int, topic_id: int, week: int) -> None:
+        self.lasting_key = mix(seed, _LASTING_SCORE, topic_id)
+        self.weekly_key = mix(seed, _WEEKLY_SCORE, topic_id, week)
+        self.per_mille = 300 + mix(seed, _PRESENCE, topic_id) % 301
 
-    Three fifths of it stay from week to week, two fifths change each week."""
-    if mix(seed, _PRESENCE, index, topic_id, week) % 1000 >= intent_rate(seed, topic_id):
-        return None
-    lasting = mix(seed, _BASE_SCORE, index, topic_id) % 101
-    weekly = mix(seed, _WEEKLY_SCORE, index, topic_id, week) % 101
-    return (3 * lasting + 2 * weekly) // 5
+    def score(self, index: int) -> int | None:
+        """Company ``index``'s score, or None if it shows no intent on the topic that week."""
+        weekly = mix(self.weekly_key, index)
+        if weekly % 1000 >= self.per_mille:
+            return None
+        return (3 * (mix(self.lasting_key, index) % 101) + 2 * ((weekly >> 16) % 101)) // 5

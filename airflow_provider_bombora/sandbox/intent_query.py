@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_bombora.sandbox.intent_companies import Companies, topic_score
+from airflow_provider_bombora.sandbox.intent_companies import Companies, TopicScores
 from airflow_provider_bombora.sandbox.state import ApiError
 from airflow_provider_bombora.sandbox.topics import Topic
 
@@ -214,11 +214,14 @@ class IntentQuery:
         """The rows from ``position`` on, each with its own position."""
         topic_count = len(self.topics)
         first_company, first_topic = divmod(position, topic_count) if self.per_topic else (position, 0)
-        seed = self.companies.seed
+        scorers = [
+            (place, topic, weighting, TopicScores(self.companies.seed, topic.id, self.week).score)
+            for place, (topic, weighting) in enumerate(self.topics)
+        ]
         for index in range(first_company, self.companies.count):
             scores = []
-            for place, (topic, weighting) in enumerate(self.topics):
-                score = topic_score(seed, index, topic.id, self.week)
+            for place, topic, weighting, topic_score in scorers:
+                score = topic_score(index)
                 if score is not None:
                     scores.append((place, topic, score, round(score * weighting)))
             if not scores:
