@@ -32,6 +32,9 @@ from postgres_cluster import free_port, require_postgres_bindir, tail
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"
 DAILY_SNAPSHOTS = DAGS_FOLDER / "data" / "daily"
+#: DAGs of this tier's own tests (not examples: example_dag_ids() leaves them out), a second DAG
+#: bundle of the deployment beside the examples' dags/.
+SYSTEM_DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
 #: The SQL connection of dags/example_bombora_warehouse.py (a SQLite file in the deployment's home).
 WAREHOUSE_CONN_ID = "bombora_example_warehouse"
 
@@ -202,6 +205,16 @@ class AirflowDeployment:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+                    [
+                        {
+                            "name": name,
+                            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                            "kwargs": {"path": str(path)},
+                        }
+                        for name, path in (("dags-folder", DAGS_FOLDER), ("system-tests", SYSTEM_DAGS_FOLDER))
+                    ]
+                ),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
@@ -741,12 +754,20 @@ def valid_domains_of_day(date: str) -> set[str]:
 def require_postgres_or_skip() -> Path:
     """PostgreSQL's bin folder; without it the tier is skipped here, and fails under CI."""
     bindir = require_postgres_bindir("the system tier needs it for Airflow's metadata DB")
+    require_modules("asyncpg", "psycopg2", hint="install the test extra (scripts/ensure-venv.sh test)")
+    return bindir
+
+
+def require_modules(*modules: str, hint: str) -> None:
+    """Import each module; where one is missing the test is skipped, saying it and ``hint``, and
+    fails when ``CI=true`` (CI must not pass by skipping)."""
+    import importlib
+
     try:
-        import asyncpg  # noqa: F401
-        import psycopg2  # noqa: F401
-    except ImportError:
-        message = "psycopg2 or asyncpg is missing: install the test extra (scripts/ensure-venv.sh test)"
+        for module in modules:
+            importlib.import_module(module)
+    except ImportError as missing:
+        message = f"{missing.name} is missing: {hint}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    return bindir
