@@ -1,29 +1,24 @@
-"""Is an export to Bombora live yet? The one decision shared by the sensor, its trigger and the operator.
+"""Is an export to Bombora live yet? The decision the export sensor, its trigger and the operator share.
 
 Bombora applies account uploads asynchronously: an account list shows ``pendingUpdate: true``
 until its update job has run, then ``accountTotal`` and ``accountsLastModified`` change. An
 export is *live* when its list has no pending update and, if the upload was submitted at a
-known time, its ``accountsLastModified`` is not older than that time.
+known time, its ``accountsLastModified`` is not older than it.
 
-This module imports neither Airflow nor an HTTP library: it reads account lists through the
-client it is given (:class:`~airflow_provider_bombora.hooks.bombora.BomboraHook`, or
-:class:`~airflow_provider_bombora.hooks.bombora_async.BomboraAsyncHook` for the ``a``-prefixed
-function). It holds the waits too: :class:`PollSchedule` (when to check again, for every
-wait of the provider, the trigger's included), :func:`wait_until` (the blocking poll loop)
-and :func:`wait_for_export` (the operator's wait in a worker), and it defines the events
-:class:`~airflow_provider_bombora.triggers.bombora.BomboraExportStatusTrigger` emits and how a
-task turns them into its result.
+:class:`ExportTarget` is a :class:`~airflow_provider_bombora.polling.Watch`: the waiting itself
+(schedule, loop, trigger events) is :mod:`.polling`'s. This module imports neither Airflow nor
+an HTTP library: it reads account lists through the client it is given
+(:class:`~airflow_provider_bombora.hooks.bombora.BomboraHook`, or
+:class:`~airflow_provider_bombora.hooks.bombora_async.BomboraAsyncHook` for ``aread``).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from airflow_provider_bombora.exceptions import (
     BomboraError,
@@ -31,10 +26,8 @@ from airflow_provider_bombora.exceptions import (
     BomboraExportTimeoutError,
     BomboraNotFoundError,
     BomboraValidationError,
-    is_transient_error,
 )
-
-log = logging.getLogger(__name__)
+from airflow_provider_bombora.polling import Status
 
 #: The keys of the result (the sensor's XCom return value), in this order.
 RESULT_KEYS = ("account_list_id", "audience_name", "account_total", "accounts_last_modified", "pending_update")
@@ -66,6 +59,11 @@ class ExportTarget:
     :param submitted_after: When the upload was submitted (aware, UTC); None: any applied state counts.
     :param expected_account_total: The account total the live list must have; None: any.
     """
+
+    result_keys: ClassVar[tuple[str, ...]] = RESULT_KEYS
+    failure: ClassVar[type[BomboraError]] = BomboraExportStatusError
+    timeout: ClassVar[type[BomboraError]] = BomboraExportTimeoutError
+    finished: ClassVar[str] = "live"
 
     account_list_id: str | None = None
     audience_name: str | None = None
@@ -128,22 +126,35 @@ class ExportTarget:
         named = self.account_list_id if self.account_list_id is not None else repr(self.audience_name)
         return f"Bombora account list {named}"
 
+    def identity(self) -> dict[str, Any]:
+        """What names the list in a failure event."""
+        return {"account_list_id": self.account_list_id, "audience_name": self.audience_name}
 
-@dataclass(frozen=True)
-class ExportStatus:
-    """The outcome of one check.
+    def read(self, client: ExportStatusClient) -> Status:
+        """Read the list through a synchronous hook and evaluate it (see :func:`evaluate_export_status`).
 
-    :param done: Whether the export is live.
-    :param result: The list's state under :data:`RESULT_KEYS` (the task's return value once done).
-    :param waiting_for: Why it is not live yet, for the log; None once done.
-    """
+        :raises BomboraExportStatusError: when the list does not exist (404, or no list of that name).
+        :raises BomboraApiError: when Bombora could not be asked (the hook's retries ran out).
+        """
+        with _missing_list_reported(self):
+            account_list = _fetch(client, self)
+        return evaluate_export_status(_found(account_list, self), self)
 
-    done: bool
-    result: dict[str, Any]
-    waiting_for: str | None = None
+    async def aread(self, client: AsyncExportStatusClient) -> Status:
+        """:meth:`read` through an asynchronous hook."""
+        with _missing_list_reported(self):
+            account_list = await _fetch(client, self)
+        return evaluate_export_status(_found(account_list, self), self)
+
+    def success_message(self, result: Mapping[str, Any]) -> str:
+        """The log line of a live export."""
+        return (
+            f"{self.identified_by(result).describe()} is live: "
+            f"{result['account_total']} accounts, last modified {result['accounts_last_modified']} (UTC)."
+        )
 
 
-def evaluate_export_status(account_list: Mapping[str, Any], target: ExportTarget) -> ExportStatus:
+def evaluate_export_status(account_list: Mapping[str, Any], target: ExportTarget) -> Status:
     """Decide from one read of the list whether the export is live.
 
     ``account_list`` is an AccountListDefinition (``GET /account-list/{id}``: ``name``,
@@ -167,19 +178,19 @@ def evaluate_export_status(account_list: Mapping[str, Any], target: ExportTarget
         "pending_update": is_pending(account_list),
     }
     if result["pending_update"]:
-        return ExportStatus(False, result, "Bombora has not applied the last upload yet (pendingUpdate is true)")
+        return Status(False, result, "Bombora has not applied the last upload yet (pendingUpdate is true)")
     submitted_after = target.submitted_after
     if submitted_after is not None:
         last_modified = result["accounts_last_modified"]
         if last_modified is None:
-            return ExportStatus(
+            return Status(
                 False,
                 result,
                 f"no upload has been applied to it yet (no accountsLastModified), so none submitted after "
                 f"{submitted_after.isoformat()}",
             )
         if not _not_older(last_modified, submitted_after, target):
-            return ExportStatus(
+            return Status(
                 False,
                 result,
                 f"accountsLastModified {last_modified} (UTC) is before submitted_after "
@@ -191,194 +202,13 @@ def evaluate_export_status(account_list: Mapping[str, Any], target: ExportTarget
             f"{target.describe()} is live with accountTotal {result['account_total']}, but "
             f"expected_account_total is {expected}"
         )
-    return ExportStatus(True, result)
-
-
-def read_export_status(client: ExportStatusClient, target: ExportTarget) -> ExportStatus:
-    """Read the list through a synchronous hook and evaluate it (see :func:`evaluate_export_status`).
-
-    :raises BomboraExportStatusError: when the list does not exist (404, or no list of that name).
-    :raises BomboraApiError: when Bombora could not be asked (the hook's retries ran out).
-    """
-    with _missing_list_reported(target):
-        account_list = _fetch(client, target)
-    return evaluate_export_status(_found(account_list, target), target)
-
-
-async def aread_export_status(client: AsyncExportStatusClient, target: ExportTarget) -> ExportStatus:
-    """:func:`read_export_status` through an asynchronous hook."""
-    with _missing_list_reported(target):
-        account_list = await _fetch(client, target)
-    return evaluate_export_status(_found(account_list, target), target)
-
-
-def timeout_message(target: ExportTarget, limit: str, waiting_for: str | None) -> str:
-    """Why a wait ended without a live export.
-
-    :param limit: How long the wait was allowed, e.g. ``"within 3600 s"``.
-    :param waiting_for: What the last check was waiting for; None if no check finished.
-    """
-    reason = waiting_for or "no check of the list finished in time"
-    return f"{target.describe()} was not live {limit}: {reason}."
+    return Status(True, result)
 
 
 def is_pending(account_list: Mapping[str, Any]) -> bool:
     """``pendingUpdate`` of an AccountListDefinition (under ``metadata``) or a summary (top level)."""
     metadata = account_list.get("metadata") or {}
     return bool(metadata.get("pendingUpdate", account_list.get("pendingUpdate", False)))
-
-
-# --- Waiting ---------------------------------------------------------------------------------
-
-#: The first wait between checks, in seconds; each wait doubles it, up to the poll interval.
-FIRST_POLL_WAIT = 1.0
-
-
-class PollSchedule:
-    """When to check again: after 1 s, then 2, 4, 8 ... up to ``poll_interval``; never past ``deadline``.
-
-    Bombora often applies a small upload within seconds: the first checks come quickly, and a
-    long wait settles to one check per ``poll_interval``.
-
-    :param poll_interval: The longest wait between two checks, in seconds.
-    :param deadline: When the wait ends, on ``clock``'s scale.
-    :param clock: ``time.monotonic`` (the default) in a task; ``time.time`` for a trigger, whose
-        deadline is serialised and read by another process.
-    """
-
-    def __init__(self, poll_interval: float, deadline: float, clock: Callable[[], float] | None = None) -> None:
-        self.poll_interval = poll_interval
-        self.deadline = deadline
-        self._clock = clock or time.monotonic
-        self._next = min(FIRST_POLL_WAIT, poll_interval)
-
-    def remaining(self) -> float:
-        """Seconds left until the deadline (0 or less once it has passed)."""
-        return self.deadline - self._clock()
-
-    def next_wait(self) -> float | None:
-        """Seconds to wait before the next check, or None when the deadline has passed."""
-        remaining = self.remaining()
-        if remaining <= 0:
-            return None
-        wait, self._next = min(self._next, remaining), min(self._next * 2, self.poll_interval)
-        return wait
-
-
-def wait_until(
-    check: Callable[[], str | None],
-    *,
-    timeout: float,
-    poll_interval: float,
-    timed_out: Callable[[str], Exception],
-    describe: str,
-    sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """Call ``check`` until it returns None (done), waiting as :class:`PollSchedule` says.
-
-    :param check: Returns None when the wait is over, else what it is waiting for (logged).
-    :param timed_out: The exception to raise, given the last reason, when ``timeout`` passes.
-    :param describe: What is waited on, for the log.
-    :returns: Whether there was anything to wait for.
-    """
-    schedule = PollSchedule(poll_interval, time.monotonic() + timeout)
-    waited = False
-    while (waiting_for := check()) is not None:
-        wait = schedule.next_wait()
-        if wait is None:
-            raise timed_out(waiting_for)
-        log.info("%s: %s; next check in %.3g s", describe, waiting_for, wait)
-        sleep(wait)
-        waited = True
-    return waited
-
-
-def check_export_status(client: ExportStatusClient, target: ExportTarget) -> ExportStatus | None:
-    """One check; None, with a warning, when Bombora could not be reached even after the hook's retries."""
-    try:
-        return read_export_status(client, target)
-    except BomboraError as error:
-        if not is_transient_error(error):
-            raise
-        log.warning("%s: could not check the export, will try again: %s", target.describe(), error)
-        return None
-
-
-def wait_for_export(
-    client: ExportStatusClient,
-    target: ExportTarget,
-    *,
-    poll_interval: float = 60.0,
-    timeout: float = 60 * 60,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Block until the export to ``target`` is live; return the sensor's result.
-
-    The same checks as the sensor's pokes, for a task that waits itself (the activation
-    operator's ``wait_for_completion`` without deferral).
-
-    :raises BomboraExportTimeoutError: when the export is not live within ``timeout``.
-    :raises BomboraExportStatusError: when the list is missing or has another account total.
-    :raises BomboraApiError: when Bombora refuses the credentials, or answers unexpectedly.
-    """
-    found: dict[str, Any] = {}
-
-    def check() -> str | None:
-        status = check_export_status(client, target)
-        if status is None:
-            return "Bombora could not be reached"
-        found.update(status.result)
-        return None if status.done else status.waiting_for
-
-    wait_until(
-        check,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        timed_out=lambda waiting_for: BomboraExportTimeoutError(
-            timeout_message(target, f"within {timeout:g} s", waiting_for)
-        ),
-        describe=target.describe(),
-        sleep=sleep,
-    )
-    return found
-
-
-# --- Trigger events ---------------------------------------------------------------------------
-
-
-def success_event(status: ExportStatus, target: ExportTarget) -> dict[str, Any]:
-    """The payload of the event that reports a live export; it carries the result."""
-    result = status.result
-    message = (
-        f"{target.identified_by(result).describe()} is live: "
-        f"{result['account_total']} accounts, last modified {result['accounts_last_modified']} (UTC)."
-    )
-    return {"status": "success", "message": message, **result}
-
-
-def failure_event(kind: str, message: str, target: ExportTarget) -> dict[str, Any]:
-    """The payload of an ``error`` or ``timeout`` event."""
-    return {
-        "status": kind,
-        "message": message,
-        "account_list_id": target.account_list_id,
-        "audience_name": target.audience_name,
-    }
-
-
-def export_result_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The task's result from a trigger event, for the ``execute_complete`` of the sensor and the operator.
-
-    :raises BomboraExportTimeoutError: for a ``timeout`` event.
-    :raises BomboraExportStatusError: for an ``error`` event (or anything unexpected).
-    """
-    status = event.get("status")
-    if status == "success":
-        return {key: event[key] for key in RESULT_KEYS}
-    message = event.get("message") or f"the export status trigger ended with status {status!r}"
-    if status == "timeout":
-        raise BomboraExportTimeoutError(message)
-    raise BomboraExportStatusError(message)
 
 
 # --- Helpers ----------------------------------------------------------------------------------

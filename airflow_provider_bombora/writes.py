@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 from airflow_provider_bombora.claim import ListClaim
 from airflow_provider_bombora.exceptions import BomboraPendingUpdateError
-from airflow_provider_bombora.export_status import is_pending, wait_until
+from airflow_provider_bombora.export_status import is_pending
 from airflow_provider_bombora.plan import Plan
+from airflow_provider_bombora.polling import wait_until
 
 log = logging.getLogger(__name__)
 

@@ -307,7 +307,8 @@ class BomboraActivateAudienceOperator(BaseOperator):
 
     def _wait_for_export(self, activation: dict, context: Context) -> dict:
         """Wait with the sensor's logic: in this worker, or deferred to the triggerer."""
-        from airflow_provider_bombora.export_status import ExportTarget, wait_for_export
+        from airflow_provider_bombora.export_status import ExportTarget
+        from airflow_provider_bombora.polling import wait_for
 
         target = ExportTarget.from_parameters(
             account_list_id=activation["account_list_id"],
@@ -333,14 +334,15 @@ class BomboraActivateAudienceOperator(BaseOperator):
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.wait_timeout),
             )
-        status = wait_for_export(self.hook, target, poll_interval=self.poll_interval, timeout=self.wait_timeout)
+        status = wait_for(self.hook, target, poll_interval=self.poll_interval, timeout=self.wait_timeout)
         return self._announce(context, {**activation, **status})
 
     def execute_complete(self, context: Context, event: dict) -> dict:
         """Resume after the export status trigger: the activation's summary and the export's status."""
-        from airflow_provider_bombora.export_status import export_result_from_event
+        from airflow_provider_bombora.export_status import ExportTarget
+        from airflow_provider_bombora.polling import result_from_event
 
-        status = export_result_from_event(event)
+        status = result_from_event(event, ExportTarget)
         ti = context["ti"]
         activation = ti.xcom_pull(task_ids=ti.task_id, key=ACTIVATION_XCOM_KEY, map_indexes=ti.map_index)
         return self._announce(context, {**activation, **status})

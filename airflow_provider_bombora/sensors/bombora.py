@@ -1,8 +1,14 @@
-"""Sensor that waits until an activation's export to Bombora is live."""
+"""Sensors that wait until Bombora has finished: an activation's export live, a digital audience active.
+
+Both are :class:`BomboraStatusSensor`: poke, deferral and resumption are written once; each
+sensor only says what it watches (a :class:`~airflow_provider_bombora.polling.Watch`) and which
+trigger waits for it in the triggerer.
+"""
 
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -11,20 +17,100 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from airflow_provider_bombora.exceptions import BomboraExportTimeoutError, BomboraValidationError
-from airflow_provider_bombora.export_status import (
-    ExportTarget,
-    check_export_status,
-    export_result_from_event,
-)
+from airflow_provider_bombora.exceptions import BomboraValidationError
+from airflow_provider_bombora.export_status import ExportTarget
+from airflow_provider_bombora.polling import Watch, check, result_from_event
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_bombora.hooks.bombora import BomboraHook
+    from airflow_provider_bombora.triggers.bombora import BomboraStatusTrigger
 
 
-class BomboraExportStatusSensor(BaseSensorOperator):
+class BomboraStatusSensor(BaseSensorOperator):
+    """
+    Wait until what :meth:`_target` names is finished, poking or deferred.
+
+    A subclass says what it watches (:meth:`_target`) and which trigger waits for it
+    (:meth:`_trigger`). Failures that waiting cannot mend (missing, suspended, credentials
+    refused) fail at once; rate limiting, server errors and dropped connections never do: the
+    hook retries them, then the next poke does, until ``timeout``.
+
+    :param deferrable: Check once, then wait in the triggerer (no worker slot held).
+        Default: ``[operators] default_deferrable``.
+    :param poke_interval: Seconds between checks (in the triggerer too).
+    :param timeout: Seconds before the sensor fails with ``AirflowSensorTimeout``.
+    :param bombora_conn_id: The Bombora connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 60,
+        timeout: float = 60 * 60,
+        bombora_conn_id: str = "bombora_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.deferrable = deferrable
+        self.bombora_conn_id = bombora_conn_id
+        # What the last check found: later pokes read by id (a deleted resource fails).
+        self._found: dict[str, Any] | None = None
+
+    @cached_property
+    def hook(self) -> BomboraHook:
+        # Imported here: DAG files import this module at every parse, and need no HTTP stack.
+        from airflow_provider_bombora.hooks.bombora import BomboraHook
+
+        return BomboraHook(bombora_conn_id=self.bombora_conn_id)
+
+    @abstractmethod
+    def _target(self) -> Watch:
+        """What to watch, from the rendered parameters and what the last check found."""
+
+    @abstractmethod
+    def _trigger(self, target: Watch, deadline: float) -> BomboraStatusTrigger:
+        """The trigger that waits for ``target`` until ``deadline`` (seconds since the epoch)."""
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        target = self._target()
+        status = check(self.hook, target)
+        if status is None:
+            return PokeReturnValue(is_done=False)
+        self._found = status.result
+        if not status.done:
+            self.log.info("%s: %s", target.identified_by(status.result).describe(), status.waiting_for)
+        return PokeReturnValue(is_done=status.done, xcom_value=status.result if status.done else None)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        deadline = time.time() + self.timeout
+        checked = self.poke(context)
+        if checked:
+            return checked.xcom_value
+        self.defer(
+            trigger=self._trigger(self._target(), deadline),
+            method_name="execute_complete",
+            # A backstop should the triggerer never run the trigger; the trigger's deadline comes first.
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger's event: return the result, or fail with the trigger's reason."""
+        watch_type = type(self._target())
+        try:
+            result = result_from_event(event, watch_type)
+        except watch_type.timeout as error:
+            # Airflow's sensor timeout: no retry, and soft_fail turns it into a skip.
+            raise AirflowSensorTimeout(str(error)) from None
+        self.log.info("%s", event["message"])
+        return result
+
+
+class BomboraExportStatusSensor(BomboraStatusSensor):
     """
     Wait until an activation's export to Bombora is live, to chain work after it.
 
@@ -52,12 +138,10 @@ class BomboraExportStatusSensor(BaseSensorOperator):
     :param submitted_after: ISO 8601 time the upload was submitted; without a zone it means UTC.
         An empty value or ``None`` counts as not given. (templated)
     :param expected_account_total: The account total the live list must have. (templated)
-    :param deferrable: Check once, then wait in the triggerer (no worker slot held) with
-        :class:`~airflow_provider_bombora.triggers.bombora.BomboraExportStatusTrigger`.
-        Default: ``[operators] default_deferrable``.
-    :param poke_interval: Seconds between checks (in the triggerer too).
-    :param timeout: Seconds before the sensor fails with ``AirflowSensorTimeout``.
-    :param bombora_conn_id: The Bombora connection.
+
+    ``deferrable`` (waits with
+    :class:`~airflow_provider_bombora.triggers.bombora.BomboraExportStatusTrigger`),
+    ``poke_interval``, ``timeout`` and ``bombora_conn_id``: see :class:`BomboraStatusSensor`.
     """
 
     template_fields: Sequence[str] = (
@@ -74,13 +158,9 @@ class BomboraExportStatusSensor(BaseSensorOperator):
         audience_name: str | None = None,
         submitted_after: str | None = None,
         expected_account_total: int | str | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poke_interval: float = 60,
-        timeout: float = 60 * 60,
-        bombora_conn_id: str = "bombora_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        super().__init__(**kwargs)
         if (account_list_id is None) == (audience_name is None):
             given = "both were given" if account_list_id is not None else "neither was given"
             raise BomboraValidationError(
@@ -91,19 +171,8 @@ class BomboraExportStatusSensor(BaseSensorOperator):
         self.audience_name = audience_name
         self.submitted_after = submitted_after
         self.expected_account_total = expected_account_total
-        self.deferrable = deferrable
-        self.bombora_conn_id = bombora_conn_id
-        # What the last check found: later pokes read the list by id (a deleted list fails).
-        self._found: dict[str, Any] | None = None
 
-    @cached_property
-    def hook(self) -> BomboraHook:
-        # Imported here: DAG files import this module at every parse, and need no HTTP stack.
-        from airflow_provider_bombora.hooks.bombora import BomboraHook
-
-        return BomboraHook(bombora_conn_id=self.bombora_conn_id)
-
-    def _target(self) -> ExportTarget:
+    def _target(self) -> Watch:
         target = ExportTarget.from_parameters(
             account_list_id=self.account_list_id,
             audience_name=self.audience_name,
@@ -112,44 +181,12 @@ class BomboraExportStatusSensor(BaseSensorOperator):
         )
         return target.identified_by(self._found) if self._found else target
 
-    def poke(self, context: Context) -> PokeReturnValue:
-        target = self._target()
-        status = check_export_status(self.hook, target)
-        if status is None:
-            return PokeReturnValue(is_done=False)
-        self._found = status.result
-        if not status.done:
-            self.log.info("%s: %s", target.identified_by(status.result).describe(), status.waiting_for)
-        return PokeReturnValue(is_done=status.done, xcom_value=status.result if status.done else None)
-
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        deadline = time.time() + self.timeout
-        checked = self.poke(context)
-        if checked:
-            return checked.xcom_value
+    def _trigger(self, target: Watch, deadline: float) -> BomboraStatusTrigger:
         from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
 
-        self.defer(
-            trigger=BomboraExportStatusTrigger(
-                **self._target().to_parameters(),
-                deadline=deadline,
-                poll_interval=self.poke_interval,
-                bombora_conn_id=self.bombora_conn_id,
-            ),
-            method_name="execute_complete",
-            # A backstop should the triggerer never run the trigger; the trigger's deadline comes first.
-            timeout=timedelta(seconds=self.timeout),
+        return BomboraExportStatusTrigger(
+            **target.to_parameters(),
+            deadline=deadline,
+            poll_interval=self.poke_interval,
+            bombora_conn_id=self.bombora_conn_id,
         )
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger's event: return the result, or fail with the trigger's reason."""
-        try:
-            result = export_result_from_event(event)
-        except BomboraExportTimeoutError as error:
-            # Airflow's sensor timeout: no retry, and soft_fail turns it into a skip.
-            raise AirflowSensorTimeout(str(error)) from None
-        self.log.info("%s", event["message"])
-        return result
-

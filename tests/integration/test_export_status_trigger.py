@@ -13,6 +13,7 @@ import pytest
 from airflow.sdk._shared.module_loading import import_string
 from airflow.triggers.base import TriggerEvent
 
+from airflow_provider_bombora.export_status import ExportTarget
 from airflow_provider_bombora.hooks import bombora_async
 from airflow_provider_bombora.hooks.bombora import BomboraHook
 from airflow_provider_bombora.hooks.bombora_async import BomboraAsyncHook
@@ -139,7 +140,7 @@ def test_timeout_cuts_a_check_that_outlives_the_deadline(sandbox, live_list):
     sandbox.inject_fault("GET", ONE_LIST, action="delay", delay=3)
     payload = first_event(make_trigger(deadline_in=0.5, account_list_id=live_list))
     assert payload["status"] == "timeout"
-    assert payload["message"].endswith("no check of the list finished in time.")
+    assert payload["message"].endswith("no check finished in time.")
 
 
 def test_a_past_deadline_times_out_without_a_request(sandbox, live_list):
@@ -297,7 +298,7 @@ def test_neither_token_nor_secret_is_serialised(sandbox, live_list, masked):
 def test_cancelling_the_trigger_closes_its_client(sandbox, closed_clients, monkeypatch, moment):
     sandbox.configure(processing_delay=60)  # the list stays pending: the trigger keeps polling
     list_id = sandbox.seed_account_list(NAME, pending_update=True)["id"]
-    original_sleep, original_read = asyncio.sleep, trigger_module.aread_export_status
+    original_sleep, original_read = asyncio.sleep, ExportTarget.aread
     trigger_task: asyncio.Task | None = None
     cancelled_at: list[str] = []
 
@@ -315,14 +316,14 @@ def test_cancelling_the_trigger_closes_its_client(sandbox, closed_clients, monke
                 cancel("in its poll sleep")  # delivered at the await of this very sleep
         return original_sleep(delay, *args, **kwargs)
 
-    async def read(*args, **kwargs):
-        status = await original_read(*args, **kwargs)
+    async def read(self, client):
+        status = await original_read(self, client)
         if moment == "as_a_check_returns" and not cancelled_at:
             cancel("as its first check returned")
         return status
 
     monkeypatch.setattr(asyncio, "sleep", sleep)
-    monkeypatch.setattr(trigger_module, "aread_export_status", read)
+    monkeypatch.setattr(ExportTarget, "aread", read)
 
     async def run_and_cancel() -> str | None:
         nonlocal trigger_task

@@ -14,18 +14,8 @@ from airflow_provider_bombora.exceptions import (
     BomboraNotFoundError,
     BomboraValidationError,
 )
-from airflow_provider_bombora.export_status import (
-    RESULT_KEYS,
-    ExportStatus,
-    ExportTarget,
-    aread_export_status,
-    evaluate_export_status,
-    export_result_from_event,
-    failure_event,
-    read_export_status,
-    success_event,
-    timeout_message,
-)
+from airflow_provider_bombora.export_status import RESULT_KEYS, ExportTarget, evaluate_export_status
+from airflow_provider_bombora.polling import Status, failure_event, result_from_event, success_event, timeout_message
 
 LIST_ID = "0b7d7c3e-1111-4e2a-9f00-000000000001"
 MODIFIED = "2024-01-27T05:06:07.123456"  # Bombora's form: UTC, without zone
@@ -202,7 +192,7 @@ def test_the_result_is_the_same_for_a_definition_and_a_summary(shape):
     status = evaluate_export_status(
         shape(total=5), ExportTarget.from_parameters(audience_name="Ignored when Bombora names it")
     )
-    assert status == ExportStatus(
+    assert status == Status(
         done=True,
         result={
             "account_list_id": LIST_ID,
@@ -277,15 +267,15 @@ class FakeAsyncClient(FakeClient):
 def read_one_way(reader, target_, **answers):
     """The status read through a sync (``reader="sync"``) or an async client answering ``answers``."""
     if reader == "sync":
-        return read_export_status(FakeClient(**answers), target_)
-    return asyncio.run(aread_export_status(FakeAsyncClient(**answers), target_))
+        return target_.read(FakeClient(**answers))
+    return asyncio.run(target_.aread(FakeAsyncClient(**answers)))
 
 
 def read_both_ways(target_, **answers):
     """The status read through a sync and an async client (which must agree), and the sync client."""
     sync_client, async_client = FakeClient(**answers), FakeAsyncClient(**answers)
-    sync_status = read_export_status(sync_client, target_)
-    return sync_status, asyncio.run(aread_export_status(async_client, target_)), sync_client
+    sync_status = target_.read(sync_client)
+    return sync_status, asyncio.run(target_.aread(async_client)), sync_client
 
 
 def test_a_list_is_read_by_id_when_the_id_is_known():
@@ -328,7 +318,7 @@ def test_a_deleted_list_is_an_error_saying_so(reader):
 def test_other_api_errors_pass_through_for_the_caller_to_judge():
     unavailable = BomboraApiError("down", status=503, method="GET", path="/x")
     with pytest.raises(BomboraApiError) as info:
-        read_export_status(FakeClient(definition_answer=unavailable), target())
+        target().read(FakeClient(definition_answer=unavailable))
     assert info.value is unavailable
 
 
@@ -340,12 +330,12 @@ def test_a_success_event_carries_the_result_back():
     event = success_event(status, target())
     assert event["status"] == "success"
     assert "is live: 4 accounts" in event["message"]
-    assert export_result_from_event(event) == status.result
+    assert result_from_event(event, ExportTarget) == status.result
 
 
 def test_an_error_event_raises_its_message():
     with pytest.raises(BomboraExportStatusError, match=r"^the list vanished$") as info:
-        export_result_from_event(failure_event("error", "the list vanished", target()))
+        result_from_event(failure_event("error", "the list vanished", target()), ExportTarget)
     assert not isinstance(info.value, BomboraExportTimeoutError)
 
 
@@ -355,16 +345,16 @@ def test_a_timeout_event_raises_a_timeout_error_with_its_message():
         f"Bombora account list {LIST_ID} was not live within 60 s: Bombora has not applied the last upload yet."
     )
     with pytest.raises(BomboraExportTimeoutError, match="was not live within 60 s"):
-        export_result_from_event(failure_event("timeout", message, target()))
+        result_from_event(failure_event("timeout", message, target()), ExportTarget)
 
 
 def test_an_unknown_event_is_an_error():
     with pytest.raises(BomboraExportStatusError, match="'cancelled'"):
-        export_result_from_event({"status": "cancelled"})
+        result_from_event({"status": "cancelled"}, ExportTarget)
 
 
 def test_a_timeout_without_any_finished_check_says_so():
-    assert timeout_message(target(), "by the deadline", None).endswith("no check of the list finished in time.")
+    assert timeout_message(target(), "by the deadline", None).endswith("no check finished in time.")
 
 
 def test_a_target_is_identified_by_what_a_check_found_keeping_what_was_given():

@@ -1,4 +1,4 @@
-"""BomboraExportStatusSensor and wait_for_export with a scripted hook: pokes, deferral, events, waits."""
+"""BomboraExportStatusSensor and polling.wait_for with a scripted hook: pokes, deferral, events, waits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 
-from airflow_provider_bombora import export_status
+from airflow_provider_bombora import polling
 from airflow_provider_bombora.exceptions import (
     BomboraApiError,
     BomboraAuthError,
@@ -21,7 +21,8 @@ from airflow_provider_bombora.exceptions import (
     BomboraNotFoundError,
     BomboraValidationError,
 )
-from airflow_provider_bombora.export_status import ExportTarget, wait_for_export
+from airflow_provider_bombora.export_status import ExportTarget
+from airflow_provider_bombora.polling import wait_for
 from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor
 from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
 
@@ -209,7 +210,7 @@ def test_lasting_failures_fail_the_poke_at_once(error, raised, match):
 def test_transient_trouble_after_the_hooks_retries_only_costs_a_poke(status, caplog):
     checked = make_sensor(ScriptedHook(api_error(status=status))).poke({})
     assert not checked
-    assert "could not check the export, will try again" in caplog.text
+    assert "could not check, will try again" in caplog.text
 
 
 def test_a_name_is_looked_up_once_then_the_list_is_read_by_id():
@@ -307,11 +308,11 @@ def test_execute_complete_turns_a_timeout_event_into_airflows_sensor_timeout():
         make_sensor().execute_complete({}, event)
 
 
-# --- wait_for_export (the activation operator's blocking wait, in export_status) ----------------
+# --- wait_for (the activation operator's blocking wait, in polling) -------------------------
 
 
 class FakeClock:
-    """time.monotonic and sleep for wait_for_export: sleeping advances the clock."""
+    """time.monotonic and sleep for wait_for: sleeping advances the clock."""
 
     def __init__(self):
         self.now = 1000.0
@@ -328,7 +329,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(export_status.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(polling.time, "monotonic", fake.monotonic)
     return fake
 
 
@@ -337,7 +338,7 @@ def test_wait_for_export_polls_until_live(clock):
     target = ExportTarget.from_parameters(
         account_list_id=LIST_ID, submitted_after="2026-11-27T10:00:00+00:00", expected_account_total=2
     )
-    result = wait_for_export(hook, target, poll_interval=10, timeout=60, sleep=clock.sleep)
+    result = wait_for(hook, target, poll_interval=10, timeout=60, sleep=clock.sleep)
     assert result == RESULT
     assert clock.sleeps == [1, 2, 4]  # the first checks come quickly
 
@@ -346,7 +347,7 @@ def test_wait_for_export_times_out_with_what_it_waited_for(clock):
     hook = ScriptedHook(*[PENDING] * 7)
     target = ExportTarget.from_parameters(account_list_id=LIST_ID, audience_name=NAME)
     with pytest.raises(BomboraExportTimeoutError) as info:
-        wait_for_export(hook, target, poll_interval=10, timeout=22, sleep=clock.sleep)
+        wait_for(hook, target, poll_interval=10, timeout=22, sleep=clock.sleep)
     assert clock.sleeps == [1, 2, 4, 8, 7]  # doubling up to the poll interval, never past the timeout
     assert len(hook.reads) == 6
     assert str(info.value) == (
@@ -358,5 +359,5 @@ def test_wait_for_export_times_out_with_what_it_waited_for(clock):
 def test_wait_for_export_fails_at_once_on_a_lasting_failure(clock):
     target = ExportTarget.from_parameters(account_list_id=LIST_ID)
     with pytest.raises(BomboraAuthError):
-        wait_for_export(ScriptedHook(api_error(BomboraAuthError, 401)), target, sleep=clock.sleep)
+        wait_for(ScriptedHook(api_error(BomboraAuthError, 401)), target, sleep=clock.sleep)
     assert clock.sleeps == []
