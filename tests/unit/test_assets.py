@@ -7,7 +7,14 @@ from urllib.parse import urlsplit
 import pytest
 from airflow.sdk import DAG, Asset, AssetAlias
 
-from airflow_provider_bombora.assets import account_list_asset, account_list_uri, create_asset, sanitize_uri
+from airflow_provider_bombora.assets import (
+    account_list_asset,
+    account_list_uri,
+    create_asset,
+    digital_audience_asset,
+    digital_audience_uri,
+    sanitize_uri,
+)
 from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
 
 MAPPINGS = [
@@ -24,8 +31,27 @@ def test_an_account_list_uri_quotes_the_audience_name():
     assert create_asset(audience_name="High intent / EMEA") == asset
 
 
-@pytest.mark.parametrize("uri", ["bombora://account-lists/High%20intent", "bombora://account-lists/x"])
-def test_sanitize_uri_keeps_account_list_uris(uri):
+def test_a_digital_audience_uri_is_its_identity_quoted():
+    assert digital_audience_uri("trade_desk_direct", "hi/ttd", "1234567") == (
+        "bombora://digital-audiences/trade_desk_direct/hi%2Fttd/1234567"
+    )
+    asset = digital_audience_asset("trade_desk_direct", "hi-ttd", "1234567")
+    assert asset.uri == "bombora://digital-audiences/trade_desk_direct/hi-ttd/1234567"
+    assert asset.name == "Bombora digital audience hi-ttd (partner 1234567) on trade_desk_direct"
+    assert create_asset(data_exchange="trade_desk_direct", external_id="hi-ttd", partner_id="1234567") == asset
+    with pytest.raises(ValueError, match="give audience_name, or data_exchange, external_id and partner_id"):
+        create_asset(data_exchange="adobe")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "bombora://account-lists/High%20intent",
+        "bombora://account-lists/x",
+        "bombora://digital-audiences/appnexus/hi-intent/42",
+    ],
+)
+def test_sanitize_uri_keeps_bombora_uris(uri):
     assert sanitize_uri(urlsplit(uri)).geturl() == uri
 
 
@@ -34,6 +60,8 @@ def test_sanitize_uri_keeps_account_list_uris(uri):
     [
         ("bombora://lists/High", "bombora://account-lists/<name>"),
         ("bombora://account-lists/", "must end with the audience's name"),
+        ("bombora://digital-audiences/appnexus/hi-intent", "<data exchange>/<external id>/<partner id>"),
+        ("bombora://digital-audiences/appnexus//42", "<data exchange>/<external id>/<partner id>"),
     ],
 )
 def test_sanitize_uri_refuses_other_uris(uri, message):
