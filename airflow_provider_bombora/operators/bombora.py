@@ -8,11 +8,18 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import Asset, AssetAlias, BaseOperator, conf
+from airflow.sdk import Asset, AssetAlias, conf
 
 from airflow_provider_bombora.assets import account_list_asset
 from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.mappings import validate_mappings
+from airflow_provider_bombora.operators.common import (
+    FailFastTemplates,
+    fail,
+    is_unrendered,
+    read_desired_audience,
+    validate_record_source,
+)
 from airflow_provider_bombora.parameters import (
     MIRROR,
     validate_audience_description,
@@ -37,7 +44,7 @@ if TYPE_CHECKING:
 ACTIVATION_XCOM_KEY = "bombora_activation"
 
 
-class BomboraActivateAudienceOperator(BaseOperator):
+class BomboraActivateAudienceOperator(FailFastTemplates):
     """
     Activate an account audience to Bombora: an account list named after the audience, its
     members kept in step with the audience.
@@ -180,10 +187,10 @@ class BomboraActivateAudienceOperator(BaseOperator):
         self.bombora_conn_id = bombora_conn_id
         # Fail at DAG parse time on what is already known; templated values wait for rendering.
         self._validate_static_parameters()
-        self._validate_record_source()
+        validate_record_source(self.accounts, self.sql, self.sql_conn_id)
         for field, validate in self._templated_checks():
             value = getattr(self, field)
-            if not _is_unrendered(value):
+            if not is_unrendered(value):
                 validate(value)
         # What the task announces when it succeeds: its audience's account list (see
         # airflow_provider_bombora.assets); an alias while the name is a template.
@@ -191,7 +198,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         if not dry_run:
             self._account_list_outlet = (
                 AssetAlias(f"bombora-account-list:{self.dag_id}.{self.task_id}")
-                if _is_unrendered(audience_name)
+                if is_unrendered(audience_name)
                 else account_list_asset(audience_name.strip())
             )
             self.outlets = [*self.outlets, self._account_list_outlet]
@@ -219,28 +226,6 @@ class BomboraActivateAudienceOperator(BaseOperator):
         if not isinstance(self.status_field, str) or not self.status_field:
             raise BomboraValidationError("status_field", "must name the record field holding the membership status")
 
-    def _validate_record_source(self) -> None:
-        """Exactly one of ``accounts`` / ``sql``; ``sql`` with its connection and the common-sql provider."""
-        if (self.accounts is None) == (self.sql is None):
-            raise BomboraValidationError(
-                "accounts",
-                "give exactly one of accounts (records, a file or a URL) and sql (a query run through "
-                f"sql_conn_id); got {'both' if self.sql is not None else 'neither'}",
-            )
-        if self.sql is None:
-            if self.sql_conn_id is not None:
-                raise BomboraValidationError("sql_conn_id", "is only used with sql; give sql, or drop sql_conn_id")
-            return
-        from airflow_provider_bombora.sources.sql import require_common_sql
-
-        require_common_sql()
-        if not _is_unrendered(self.sql) and (not isinstance(self.sql, str) or not self.sql.strip()):
-            raise BomboraValidationError("sql", f"must be a SQL query or the path of a .sql file, got {self.sql!r}")
-        if not isinstance(self.sql_conn_id, str) or not self.sql_conn_id.strip():
-            raise BomboraValidationError(
-                "sql_conn_id", "must name the connection the query runs on (one whose hook is a common-sql DbApiHook)"
-            )
-
     def _templated_checks(self) -> tuple[tuple[str, Callable[[Any], object]], ...]:
         return (
             ("audience_name", validate_audience_name),
@@ -256,25 +241,10 @@ class BomboraActivateAudienceOperator(BaseOperator):
 
         return BomboraHook(bombora_conn_id=self.bombora_conn_id)
 
-    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render as usual; a template error is the same at every retry, so it fails the task at once."""
-        from jinja2 import TemplateError
-
-        try:
-            super().render_template_fields(context, jinja_env)
-        except TemplateError as error:
-            hint = (
-                " This run has no logical date (a manual run from the UI's Trigger button): "
-                "templates that use ds or logical_date need a run with one."
-                if context.get("logical_date") is None
-                else ""
-            )
-            raise _fail(f"Task {self.task_id!r}: a template did not render: {error}.{hint}") from error
-
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from airflow_provider_bombora.activation import activate_audience, collect_audience, read_audience
+        from airflow_provider_bombora.activation import activate_audience
         from airflow_provider_bombora.exceptions import (
             BomboraAudienceConflictError,
             BomboraConfigError,
@@ -285,13 +255,14 @@ class BomboraActivateAudienceOperator(BaseOperator):
         try:
             request = self._request(context)
             mappings = validate_mappings(self.mappings)
-            if self.sql is not None:
-                from airflow_provider_bombora.sources.sql import iter_sql_records
-
-                records = iter_sql_records(self.sql, self.sql_conn_id or "", mappings, request)
-                desired = collect_audience(records, mappings, request)
-            else:
-                desired = read_audience(self.accounts, mappings, request, conn_id=self.accounts_conn_id or None)
+            desired = read_desired_audience(
+                accounts=self.accounts,
+                accounts_conn_id=self.accounts_conn_id,
+                sql=self.sql,
+                sql_conn_id=self.sql_conn_id,
+                mappings=mappings,
+                request=request,
+            )
             activation = activate_audience(self.hook, request, desired)
         except StaleSnapshotError as stale:
             # A top-level line: Airflow puts its own skip message inside a collapsed log group.
@@ -300,7 +271,7 @@ class BomboraActivateAudienceOperator(BaseOperator):
         except (BomboraValidationError, BomboraConfigError, BomboraAudienceConflictError) as error:
             # Bad input, a missing file, a misconfigured connection, a list owned elsewhere: the
             # same at every retry, so no retry is spent on them.
-            raise _fail(str(error)) from error
+            raise fail(str(error)) from error
         if not self.wait_for_completion or activation["account_list_id"] is None or activation["dry_run"]:
             return self._announce(context, activation)
         return self._wait_for_export(activation, context)
@@ -381,17 +352,6 @@ class BomboraActivateAudienceOperator(BaseOperator):
         )
 
 
-def _is_unrendered(value: Any) -> bool:
-    """True for a value that only templating or XCom resolution will turn into the real one."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(_is_unrendered(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_is_unrendered(item) for item in value)
-    return hasattr(value, "resolve")  # XComArg and other lazily resolved arguments
-
-
 def _snapshot(context: Context) -> str:
     """The run's snapshot when the task does not give one: its logical date, the same for a
     scheduled, a backfill and a manual run of that date (a manual run's data interval ends when
@@ -399,10 +359,3 @@ def _snapshot(context: Context) -> str:
     it was triggered (``run_after``), which its retries share."""
     logical_date = context.get("logical_date")
     return validate_snapshot(logical_date if logical_date is not None else context["dag_run"].run_after)
-
-
-def _fail(message: str) -> Exception:
-    """An ``AirflowFailException``: the task fails without spending its retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    return AirflowFailException(message)
