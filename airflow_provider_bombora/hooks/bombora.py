@@ -16,13 +16,14 @@ from airflow_provider_bombora.exceptions import BomboraError, shorten
 from airflow_provider_bombora.hooks.account_lists import AccountListCalls
 from airflow_provider_bombora.hooks.digital_audiences import DigitalAudienceCalls
 from airflow_provider_bombora.hooks.http_rules import redact
+from airflow_provider_bombora.hooks.intent import IntentCalls
 
 # Attempts and longest wait when testing a connection: the UI waits for the answer.
 _TEST_CONNECTION_MAX_ATTEMPTS = 2
 _TEST_CONNECTION_MAX_RETRY_WAIT = 5.0
 
 
-class BomboraHook(AccountListCalls, DigitalAudienceCalls):
+class BomboraHook(AccountListCalls, DigitalAudienceCalls, IntentCalls):
     """Talk to the Bombora API with the Client ID and Client secret of an Airflow connection.
 
     See :class:`~.base.BomboraBaseHook` for the connection fields and options.

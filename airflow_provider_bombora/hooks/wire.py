@@ -220,3 +220,16 @@ class AccountDomains:
             method="GET",
             path=self._path,
         )
+
+
+# --- Intent API -------------------------------------------------------------------------------
+
+TOPICS_PATH = "/reference/v1/topics"
+INTENT_DATA_PATH = "/intent/v1/data"
+SIGNAL_DEFINITIONS_PATH = "/intent/v1/signal-definitions"
+SIGNAL_DEFINITION_PATH = "/intent/v1/signal-definition"
+
+
+def signal_definition_path(signal_definition_id: str) -> str:
+    """The path of one signal definition."""
+    return f"{SIGNAL_DEFINITION_PATH}/{_segment('signal_definition_id', signal_definition_id)}"
