@@ -24,6 +24,9 @@ PURE_MODULES = [
     "airflow_provider_bombora.export_status",
     "airflow_provider_bombora.activation",
     "airflow_provider_bombora.exceptions",
+    "airflow_provider_bombora.intent_topics",
+    "airflow_provider_bombora.intent_parameters",
+    "airflow_provider_bombora.intent_files",
 ]
 
 
