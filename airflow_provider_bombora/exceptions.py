@@ -117,3 +117,7 @@ class BomboraExportTimeoutError(BomboraExportStatusError):
 
 class BomboraDigitalAudienceError(BomboraError):
     """A digital audience will not become active as expected: it is suspended, or it does not exist."""
+
+
+class BomboraDigitalAudienceTimeoutError(BomboraDigitalAudienceError):
+    """A digital audience was still not active when the wait for it ran out of time."""

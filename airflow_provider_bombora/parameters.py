@@ -1,4 +1,4 @@
-"""Checks of the tasks' scalar parameters, and the one rule for reading a number.
+"""Checks of the tasks' scalar parameters, and the one rule for reading a number, a time and a templated blank.
 
 Each check raises :class:`~airflow_provider_bombora.exceptions.BomboraValidationError` naming
 the parameter and the fix. Pure module: no Airflow or HTTP import.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from contextlib import suppress
 from datetime import datetime, timezone
 
 from airflow_provider_bombora.exceptions import BomboraValidationError
@@ -19,6 +20,8 @@ DELTA = "delta"  # each record says whether its account entered or exited
 SYNC_MODES = (MIRROR, DELTA)
 SEGMENTATION_ORIGIN = "segmentation_service"
 CUSTOM_UPLOAD_ORIGIN = "custom_upload"
+#: What a template renders for a missing value, once trimmed: a parameter with one is not given.
+TEMPLATE_BLANKS = ("", "None")
 
 
 def validate_audience_name(name: object) -> str:
@@ -133,22 +136,36 @@ def as_number(value: object) -> float | None:
 def validate_snapshot(value: object) -> str:
     """The moment an audience's data is as of: an ISO 8601 date or date-time (a date means its
     midnight; no zone means UTC), or a datetime; returned as UTC ISO 8601 text."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        try:
-            # Python 3.10's fromisoformat does not read a "Z" suffix.
-            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
-        except ValueError:
-            moment = None
-    else:
-        moment = None
+    moment = None
+    if isinstance(value, datetime) or (isinstance(value, str) and value.strip()):
+        with suppress(ValueError):
+            moment = parse_utc(value)
     if moment is None:
         raise BomboraValidationError(
             "snapshot",
             "must be an ISO 8601 date or date-time such as 2026-11-27 or 2026-11-27T06:00:00+00:00 "
             f"(got {value!r:.80}); it says what the audience's data is as of",
         )
-    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
     return moment.isoformat()
+
+
+def parse_utc(value: str | datetime) -> datetime:
+    """An aware UTC datetime from a datetime or ISO 8601 text (a date means its midnight); no zone
+    means UTC, as in Bombora's answers.
+
+    :raises ValueError: for text that is not ISO 8601.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = value.strip()
+        # Python 3.10's fromisoformat does not read a "Z" suffix.
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def is_blank(value: object) -> bool:
+    """Whether a task parameter counts as not given: None, or text a template renders for a missing
+    value (``"{{ ... }}"`` of None is the text ``None``) or blank text."""
+    return value is None or (isinstance(value, str) and value.strip() in TEMPLATE_BLANKS)
+

@@ -27,6 +27,8 @@ PURE_MODULES = [
     "airflow_provider_bombora.intent_topics",
     "airflow_provider_bombora.intent_parameters",
     "airflow_provider_bombora.intent_files",
+    "airflow_provider_bombora.digital_audience_parameters",
+    "airflow_provider_bombora.digital_audiences",
 ]
 
 
