@@ -20,6 +20,7 @@ EXAMPLES = {
     "example_bombora_backfill",
     "example_bombora_warehouse",
     "example_bombora_warehouse_notify",
+    "example_bombora_intent_loop",
 }
 # Example DAGs scheduled on an account list's asset: they consume a refresh, and activate nothing.
 ASSET_CONSUMERS = {"example_bombora_warehouse_notify"}
@@ -418,3 +419,46 @@ def test_notify_run_by_hand_has_no_event_to_report(airflow_db, run_dag_file):
     assert outcome.task_states == {"notify_campaign_team": "success"}
     assert outcome.xcom["notify_campaign_team"] is None
     assert "No refresh event for 'Open pipeline - warehouse'" in outcome.output
+
+
+# --- example_bombora_intent_loop ------------------------------------------------------------------
+
+INTENT_TOPICS = ["Customer Data Platform", "Account Based Marketing", "Intent Data"]
+
+
+@pytest.fixture
+def intent_data(sandbox, tmp_path, monkeypatch):
+    """A small intent data set of a fixed week, and the example's files under ``tmp_path``; the
+    sandbox's data settings are back to their defaults afterwards."""
+    from airflow_provider_bombora.sandbox.state import Settings
+
+    settings = {"intent_companies": 1500, "intent_date": "2026-11-27"}
+    sandbox.configure(**settings)
+    monkeypatch.setenv("AIRFLOW_VAR_BOMBORA_INTENT_ROOT", f"file://{tmp_path}")
+    yield tmp_path
+    sandbox.configure(**{name: getattr(Settings(), name) for name in settings})
+
+
+def test_intent_loop_activates_the_surging_companies(sandbox, intent_data, run_dag_file):
+    # The sandbox's own rows (its admin helper, not the provider's code), filtered by hand.
+    rows = sandbox.intent_rows(topics=sandbox.topic_ids(*INTENT_TOPICS))
+    surging = sorted(row["domain"] for row in rows if row["score"] >= 60)
+    assert 0 < len(surging) < len(rows)
+
+    outcome = run_dag_file(DAGS / "example_bombora_intent_loop.py", "example_bombora_intent_loop")
+
+    assert outcome.task_states == {
+        "load_surge_scores": "success",
+        "keep_surging": "success",
+        "activate_surging": "success",
+        "wait_for_export": "success",
+    }, outcome.output[-3000:]
+    load = outcome.xcom["load_surge_scores"]
+    assert isinstance(load, dict)
+    assert (load["destination"], load["rows"]) == (f"file://{intent_data}/2026-11-27/surge.jsonl.gz", len(rows))
+    assert sorted(lists_by_name(sandbox)["Surging on CDP topics"]["domains"]) == surging
+    assert sorted(path.name for path in (intent_data / "2026-11-27").iterdir()) == [
+        "surge.jsonl.gz",
+        "surging_accounts.jsonl",
+    ]
+    assert outcome.xcom["wait_for_export"]["account_total"] == len(surging)
