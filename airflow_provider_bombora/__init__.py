@@ -35,7 +35,10 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "Bombora",
-                "python-modules": ["airflow_provider_bombora.operators.bombora"],
+                "python-modules": [
+                    "airflow_provider_bombora.operators.bombora",
+                    "airflow_provider_bombora.operators.digital_audiences",
+                ],
             }
         ],
         "sensors": [

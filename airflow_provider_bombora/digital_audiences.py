@@ -207,6 +207,7 @@ def build_audience_spec(
     granular_install_data: Any = None,
     filter_or: Any = None,
     entity_party: Any = None,
+    domains_to_come: bool = False,
     now: datetime,
 ) -> DigitalAudienceSpec:
     """Check the operator's inputs, as rendered by templating, against the rules of the module
@@ -215,6 +216,8 @@ def build_audience_spec(
     Optional values that are None, blank or the text ``None`` count as not given; numbers may be
     given as text. ``domains`` are already normalised (:func:`~.domains.normalize_domain`).
 
+    :param domains_to_come: The domains are read after this check (from an account list or
+        records, which takes calls): skip the rules that need them, to be checked again with them.
     :param now: The current time, aware; ``end_date`` is checked against it.
     :raises BomboraValidationError: naming the first parameter at fault, with every problem found.
     """
@@ -239,7 +242,7 @@ def build_audience_spec(
         filter_or=problems.check(lambda: validate_flag("filter_or", filter_or), None),
         entity_party=problems.check(lambda: validate_entity_party(entity_party), None),
     )
-    if not problems.failed(*_TARGETING_PARAMETERS):
+    if not domains_to_come and not problems.failed(*_TARGETING_PARAMETERS):
         problems.check(lambda: _check_targeting(spec, domains), None)
     problems.raise_any()
     return spec

@@ -1,6 +1,9 @@
 """
-DSP integration: activate companies showing high intent for your product to Bombora, so that
-your demand-side platform can target them, then wait until Bombora has applied the export.
+DSP integration, end to end: activate companies showing high intent for your product to Bombora,
+wait until Bombora has applied the export, then push the account list to The Trade Desk through
+Bombora's Digital Audience Builder and wait until the digital audience is active there.
+
+accounts -> account list -> export applied -> digital audience on a data exchange -> active.
 
 The audience is a JSON Lines file of account records with Experience Platform field names, as a
 segmentation job would export it. A few records carry dirty or invalid domains on purpose: the
@@ -15,8 +18,11 @@ from pathlib import Path
 
 from airflow.sdk import dag
 
-from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
-from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor
+from airflow_provider_bombora.operators.bombora import (
+    BomboraActivateAudienceOperator,
+    BomboraDigitalAudienceOperator,
+)
+from airflow_provider_bombora.sensors.bombora import BomboraDigitalAudienceSensor, BomboraExportStatusSensor
 
 HIGH_INTENT_ACCOUNTS = Path(__file__).parent / "data" / "high_intent_accounts.jsonl"
 
@@ -57,7 +63,35 @@ def example_bombora_dsp_integration():
     )
     # [END howto_sensor_bombora_export_status]
 
-    activate >> wait_for_export
+    # [START howto_operator_bombora_digital_audience]
+    # The Trade Desk needs a partner id and a CPM price; the external id is how the audience is
+    # found again, so that every daily run updates it (or leaves it alone) instead of adding one.
+    push = BomboraDigitalAudienceOperator(
+        task_id="push_to_trade_desk",
+        data_exchange="trade_desk_direct",
+        audience_name="High intent accounts - TTD",
+        end_date="{{ macros.ds_add(ds, 90) }}",
+        partner_id="1234567",
+        external_id="hi-intent-ttd",
+        cpm_price="1.25",
+        account_list_id=activate.output["account_list_id"],  # type: ignore[index]
+        estimate=True,
+    )
+    # [END howto_operator_bombora_digital_audience]
+
+    # [START howto_sensor_bombora_digital_audience]
+    wait_active = BomboraDigitalAudienceSensor(
+        task_id="wait_active",
+        data_exchange="trade_desk_direct",
+        external_id="hi-intent-ttd",
+        partner_id="1234567",
+        deferrable=True,
+        poke_interval=15,
+        timeout=60 * 60,
+    )
+    # [END howto_sensor_bombora_digital_audience]
+
+    activate >> wait_for_export >> push >> wait_active
 
 
 example_bombora_dsp_integration()

@@ -1,4 +1,5 @@
-"""Operator that activates an account audience to a Bombora account list."""
+"""Operators of the provider: the activation of an account audience to a Bombora account list,
+and (from :mod:`.digital_audiences`) the push of accounts to a DSP."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from airflow_provider_bombora.operators.common import (
     read_desired_audience,
     validate_record_source,
 )
+from airflow_provider_bombora.operators.digital_audiences import BomboraDigitalAudienceOperator
 from airflow_provider_bombora.parameters import (
     MIRROR,
     validate_audience_description,
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from airflow_provider_bombora.activation import ActivationRequest
     from airflow_provider_bombora.hooks.bombora import BomboraHook
 
+
+__all__ = ["BomboraActivateAudienceOperator", "BomboraDigitalAudienceOperator"]
 
 # XCom key of the activation summary while the task waits, deferred, for the export.
 ACTIVATION_XCOM_KEY = "bombora_activation"

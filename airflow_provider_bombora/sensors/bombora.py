@@ -190,3 +190,51 @@ class BomboraExportStatusSensor(BomboraStatusSensor):
             poll_interval=self.poke_interval,
             bombora_conn_id=self.bombora_conn_id,
         )
+
+
+class BomboraDigitalAudienceSensor(BomboraStatusSensor):
+    """
+    Wait until a Bombora digital audience is active on its data exchange.
+
+    Its ``status`` is compared case-insensitively (Bombora writes ``Active`` and ``ACTIVE``):
+    ``Active`` ends the wait, ``Pending`` is waited for. Fails at once when the audience is
+    suspended (resume it with ``activate=True`` on
+    :class:`~airflow_provider_bombora.operators.bombora.BomboraDigitalAudienceOperator`) or does
+    not exist, and when Bombora refuses the credentials.
+
+    Returns (XCom) ``{"data_exchange", "external_id", "partner_id", "audience_name", "status",
+    "domain_count"}``.
+
+    :param data_exchange: The audience's data exchange, e.g. ``trade_desk_direct``. (templated)
+    :param external_id: The audience's external id. (templated)
+    :param partner_id: The audience's partner id. (templated)
+
+    ``deferrable`` (waits with
+    :class:`~airflow_provider_bombora.triggers.bombora.BomboraDigitalAudienceTrigger`),
+    ``poke_interval``, ``timeout`` and ``bombora_conn_id``: see :class:`BomboraStatusSensor`.
+    """
+
+    template_fields: Sequence[str] = ("data_exchange", "external_id", "partner_id")
+
+    def __init__(self, *, data_exchange: str, external_id: str, partner_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.data_exchange = data_exchange
+        self.external_id = external_id
+        self.partner_id = partner_id
+
+    def _target(self) -> Watch:
+        from airflow_provider_bombora.digital_audiences import DigitalAudienceTarget
+
+        return DigitalAudienceTarget.from_parameters(
+            data_exchange=self.data_exchange, external_id=self.external_id, partner_id=self.partner_id
+        )
+
+    def _trigger(self, target: Watch, deadline: float) -> BomboraStatusTrigger:
+        from airflow_provider_bombora.triggers.bombora import BomboraDigitalAudienceTrigger
+
+        return BomboraDigitalAudienceTrigger(
+            **target.to_parameters(),
+            deadline=deadline,
+            poll_interval=self.poke_interval,
+            bombora_conn_id=self.bombora_conn_id,
+        )

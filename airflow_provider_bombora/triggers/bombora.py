@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_bombora.digital_audiences import DigitalAudienceTarget
 from airflow_provider_bombora.exceptions import BomboraError, is_transient_error
 from airflow_provider_bombora.export_status import ExportTarget
 from airflow_provider_bombora.hooks.bombora_async import BomboraAsyncHook
@@ -132,6 +133,35 @@ class BomboraExportStatusTrigger(BomboraStatusTrigger):
             audience_name=audience_name,
             submitted_after=submitted_after,
             expected_account_total=expected_account_total,
+        )
+        super().__init__(target, deadline=deadline, poll_interval=poll_interval, bombora_conn_id=bombora_conn_id)
+
+
+class BomboraDigitalAudienceTrigger(BomboraStatusTrigger):
+    """
+    Poll a Bombora digital audience until it is active (see
+    :class:`~airflow_provider_bombora.sensors.bombora.BomboraDigitalAudienceSensor`).
+
+    :param data_exchange: The audience's data exchange (``trade_desk_direct``, ``appnexus`` ...).
+    :param external_id: The audience's external id.
+    :param partner_id: The audience's partner id.
+    :param deadline: See :class:`BomboraStatusTrigger`.
+    :param poll_interval: See :class:`BomboraStatusTrigger`.
+    :param bombora_conn_id: The Bombora connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        deadline: float,
+        data_exchange: str,
+        external_id: str,
+        partner_id: str,
+        poll_interval: float = 60.0,
+        bombora_conn_id: str = BomboraAsyncHook.default_conn_name,
+    ) -> None:
+        target = DigitalAudienceTarget.from_parameters(
+            data_exchange=data_exchange, external_id=external_id, partner_id=partner_id
         )
         super().__init__(target, deadline=deadline, poll_interval=poll_interval, bombora_conn_id=bombora_conn_id)
 
