@@ -49,7 +49,8 @@ class BomboraDigitalAudienceOperator(FailFastTemplates):
         ``media_math_direct``, ``taboola_direct``, ``trade_desk_direct``, ``rtvi``. (templated)
     :param audience_name: the audience's name on Bombora. (templated)
     :param end_date: when the audience ends: a date (its end, UTC) or an ISO 8601 date-time,
-        in the future and at most 13 months ahead. (templated)
+        in the future and at most 13 months ahead. Kept as ``audience_end_date``: this operator's
+        ``end_date`` is the audience's, not BaseOperator's last scheduled date. (templated)
     :param partner_id: the partner (seat, advertiser) id on the exchange. (templated)
     :param external_id: the audience's id on the exchange: letters, digits, ``-`` and ``_``
         (MediaMath: at least 7 digits). (templated)
@@ -92,7 +93,7 @@ class BomboraDigitalAudienceOperator(FailFastTemplates):
     template_fields: Sequence[str] = (
         "data_exchange",
         "audience_name",
-        "end_date",
+        "audience_end_date",
         "partner_id",
         "external_id",
         "cpm_price",
@@ -147,7 +148,8 @@ class BomboraDigitalAudienceOperator(FailFastTemplates):
         super().__init__(**kwargs)
         self.data_exchange = data_exchange
         self.audience_name = audience_name
-        self.end_date = end_date
+        # Not self.end_date: that is BaseOperator's, the last date the task is scheduled.
+        self.audience_end_date = end_date
         self.partner_id = partner_id
         self.external_id = external_id
         self.cpm_price = cpm_price
@@ -257,7 +259,7 @@ class BomboraDigitalAudienceOperator(FailFastTemplates):
         return build_audience_spec(
             data_exchange=self.data_exchange,
             audience_name=self.audience_name,
-            end_date=self.end_date,
+            end_date=self.audience_end_date,
             partner_id=self.partner_id,
             external_id=self.external_id,
             cpm_price=self.cpm_price,

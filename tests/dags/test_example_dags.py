@@ -167,12 +167,30 @@ def lists_by_name(sandbox) -> dict[str, dict]:
 def test_dsp_integration(sandbox, run_dag_file):
     outcome = run_dag_file(DAGS / "example_bombora_dsp_integration.py", "example_bombora_dsp_integration")
 
-    assert outcome.task_states == {"activate_high_intent": "success", "wait_for_export": "success"}
+    assert outcome.task_states == {
+        "activate_high_intent": "success",
+        "wait_for_export": "success",
+        "push_to_trade_desk": "success",
+        "wait_active": "success",
+    }
     activation = outcome.xcom["activate_high_intent"]
     assert activation["rejected_by_reason"] == {"email": 1, "ip_address": 1, "single_label": 1}
     account_list = lists_by_name(sandbox)["High intent - customer data platform"]
     assert sorted(account_list["domains"]) == sorted(HIGH_INTENT_DOMAINS)
     assert outcome.xcom["wait_for_export"]["account_total"] == activation["accounts_valid"] == 36
+    # The account list's domains went on to The Trade Desk, as one audience, now active.
+    [audience] = sandbox.digital_audiences()
+    assert (audience["dataExchange"], audience["externalId"], audience["partnerId"]) == (
+        "trade_desk_direct",
+        "hi-intent-ttd",
+        "1234567",
+    )
+    assert sorted(audience["domains"]) == sorted(HIGH_INTENT_DOMAINS)
+    assert (audience["cpmPrice"], audience["status"]) == ("1.25", "Active")
+    pushed = outcome.xcom["push_to_trade_desk"]
+    assert (pushed["action"], pushed["domain_count"], pushed["dry_run"]) == ("created", 36, False)
+    assert pushed["estimate"] == 36  # the sandbox counts the distinct domains of a domains-only body
+    assert outcome.xcom["wait_active"]["audience_status"] == "Active"
 
 
 def test_abm(sandbox, run_dag_file):
