@@ -480,3 +480,16 @@ def test_intent_loop_activates_the_surging_companies(sandbox, intent_data, run_d
         "surging_accounts.jsonl",
     ]
     assert outcome.xcom["wait_for_export"]["account_total"] == len(surging)
+    assert intent_file_events(load["destination"]) == [load]  # for the scoring DAG downstream
+
+
+def intent_file_events(uri: str) -> list:
+    """The extras of the asset events recorded for ``uri``."""
+    from airflow import settings
+    from airflow.models.asset import AssetEvent, AssetModel
+    from sqlalchemy import select
+
+    assert settings.Session is not None
+    with settings.Session() as session:
+        query = select(AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        return list(session.scalars(query.where(AssetModel.uri == uri)))
