@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from intent_files_read import DAY, TOPIC_NAMES, csv_rows, jsonl_rows, leftovers, load, served, served_pages
 
 from airflow_provider_bombora.hooks.bombora import BomboraHook
+from airflow_provider_bombora.transfers.intent import BomboraIntentToStorageOperator
 
 
 @pytest.fixture
@@ -211,3 +212,19 @@ def test_200000_rows_stream_in_bounded_memory(sandbox, server, api, body, tmp_pa
             ]
         assert next(lines, None) is None
     assert leftovers(tmp_path) == []
+
+
+# --- Secrets ---
+
+
+def test_no_credential_reaches_the_log_or_the_return_value(sandbox, tmp_path, caplog, capfd):
+    sandbox.inject_fault("GET", "/intent/v1/data", action="expire_tokens", after=1)  # a second token mid-way
+    task = BomboraIntentToStorageOperator(
+        task_id="load_intent", topics=TOPIC_NAMES, destination=f"file://{tmp_path}/surge.jsonl", page_size=200
+    )
+    result = task.execute({"ds": DAY})
+    token = task.hook._token
+    assert token is not None
+    shown = caplog.text + "".join(capfd.readouterr()) + json.dumps(result)
+    assert "Page 2:" in shown, "the log was not captured: its absence of secrets would prove nothing"
+    assert sandbox.client_secret not in shown and token.value not in shown
