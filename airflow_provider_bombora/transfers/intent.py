@@ -12,6 +12,7 @@ from airflow.sdk import Asset, AssetAlias, ObjectStoragePath
 from airflow_provider_bombora.exceptions import BomboraValidationError
 from airflow_provider_bombora.intent_files import destination_format
 from airflow_provider_bombora.intent_parameters import (
+    LOCAL_PROTOCOLS,
     check_destination,
     destination_url_uri,
     validate_attributes,
@@ -37,10 +38,9 @@ def intent_data_alias(dag_id: str, task_id: str) -> AssetAlias:
 def destination_uri(path: ObjectStoragePath) -> str:
     """The URI of the destination's asset: ``file:///…`` for a local file, ``s3://bucket/key`` (no
     connection id) for an object store."""
-    protocol = path.protocol or "file"
-    if protocol in ("file", "local"):
+    if path.protocol in LOCAL_PROTOCOLS:
         return f"file://{path.path}"
-    return f"{protocol}://{path.path.lstrip('/')}"
+    return f"{path.protocol}://{path.path.lstrip('/')}"
 
 
 class BomboraIntentToStorageOperator(FailFastTemplates):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_bombora.hooks.intent import IntentPageTokenError
 from airflow_provider_bombora.intent_files import RowWriter, destination_format
+from airflow_provider_bombora.intent_parameters import LOCAL_PROTOCOLS
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 
 #: How many times the data is asked for again after a page token expired, before the task fails.
 MAX_RESTARTS = 3
-#: Protocols of the local file system, whose folders must exist before a file is written in them.
-LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def copy_intent_data(
     :raises IntentPageTokenError: when the page token still expired after :data:`MAX_RESTARTS` restarts.
     """
     file_format = destination_format(path.name)
-    if path.protocol in LOCAL_PROTOCOLS:
+    if path.protocol in LOCAL_PROTOCOLS:  # object stores have no folders to make
         path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
     restarts = 0
