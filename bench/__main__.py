@@ -67,7 +67,7 @@ FULL = Sizes(
     trigger_poll_interval=0.5,
     sql_rows=1_000_000,
     sql_chunk_size=10_000,
-    sql_repeats=3,
+    sql_repeats=5,
     folder_records=1_000_000,
     folder_parts=8,
 )

@@ -8,7 +8,9 @@ is read with the same query, the same chunk size, each read a fresh process
   connection, a named server-side cursor, ``fetchmany``, the columns matched, a dict per row,
   every record consumed;
 * **driver alone**: the same driver (psycopg 3 or psycopg2, as PostgresHook picks), a named
-  cursor, ``fetchmany`` of the same size, the rows dropped.
+  cursor, ``fetchmany`` of the same size, each row's two columns read (unpacked), nothing built;
+* **driver alone, rows not read**: the same, each chunk dropped unread (the reference of the
+  earlier runs, reported beside the other).
 
 Then, where a sandbox is given, the whole activation: ``operator.execute()`` with ``sql=`` into
 an empty sandbox list (:mod:`bench.end_to_end_worker`).
@@ -41,6 +43,7 @@ TESTS_DIR = Path(__file__).resolve().parent.parent / "tests"
 CONN_ID = "bench_warehouse"
 PROVIDER = "provider (iter_sql_records)"
 DRIVER = "driver alone (named cursor, fetchmany)"
+UNREAD = "driver alone, rows not read"
 ACTIVATION = "activation (operator.execute, sql=)"
 QUERY = (
     'SELECT account_key AS "accountKey.sourceKey", website AS "accountOrganization.domain" '
@@ -96,6 +99,9 @@ class SqlFigure:
     chunk_size: int
     reads: tuple[SqlRead, ...] = ()
     skipped: str | None = None
+    #: The driver alone with its rows not read (not in ``reads``: the provider's target is against
+    #: the driver that reads them).
+    unread: SqlRead | None = None
 
     def read(self, reader: str) -> SqlRead | None:
         return next((read for read in self.reads if read.reader == reader), None)
@@ -107,6 +113,14 @@ class SqlFigure:
         if provider is None or driver is None:
             return None
         return provider.rows_per_second / driver.rows_per_second
+
+    @property
+    def provider_vs_unread(self) -> float | None:
+        """Provider rows/s ÷ the rows/s of the driver that does not read its rows."""
+        provider = self.read(PROVIDER)
+        if provider is None or self.unread is None:
+            return None
+        return provider.rows_per_second / self.unread.rows_per_second
 
 
 def _unavailable() -> str | None:
@@ -188,9 +202,9 @@ def measure_sql(
     with _warehouse() as cluster:
         _load(cluster, rows)
         environment = {**os.environ, f"AIRFLOW_CONN_{CONN_ID.upper()}": _connection_json(cluster)}
-        outcomes: dict[str, list[dict]] = {PROVIDER: [], DRIVER: []}
+        outcomes: dict[str, list[dict]] = {PROVIDER: [], DRIVER: [], UNREAD: []}
         for _repeat in range(repeats):
-            for reader, mode in ((PROVIDER, "provider"), (DRIVER, "driver")):
+            for reader, mode in ((PROVIDER, "provider"), (DRIVER, "driver"), (UNREAD, "unread")):
                 command = ["bench.sql_worker", "--mode", mode, "--sql", QUERY, "--conn-id", CONN_ID,
                            "--chunk-size", str(chunk_size)]  # fmt: skip
                 outcomes[reader].append(_worker(command, environment, f"The SQL read ({mode})"))
@@ -207,7 +221,7 @@ def measure_sql(
             activation["rows"] = activation["result"]["accounts_received"]
             activation["driver"] = outcomes[PROVIDER][0]["driver"]
             outcomes[ACTIVATION] = [activation]
-    reads = []
+    reads: list[SqlRead] = []
     for reader, runs in outcomes.items():
         if {run["rows"] for run in runs} != {rows}:
             raise RuntimeError(f"{reader} read {sorted({run['rows'] for run in runs})} rows, not {rows}")
@@ -225,4 +239,6 @@ def measure_sql(
                 peak_rss=highest["peak_rss"],
             )
         )
-    return SqlFigure(rows=rows, chunk_size=chunk_size, reads=tuple(reads))
+    unread = next(read for read in reads if read.reader == UNREAD)
+    reads.remove(unread)
+    return SqlFigure(rows=rows, chunk_size=chunk_size, reads=tuple(reads), unread=unread)

@@ -5,7 +5,10 @@
 ``AIRFLOW_CONN_<conn id>`` (PostgresHook, its driver, a named server-side cursor, ``fetchmany``
 of ``--chunk-size``, the columns matched, a dict per row), every record consumed and dropped.
 ``--mode driver`` is the reference: the driver PostgresHook uses, alone, the same query on a
-named cursor, ``fetchmany`` of the same size, the rows dropped.
+named cursor, ``fetchmany`` of the same size, each row's columns read (unpacked into the account
+key and the website: what any use of the rows does at the least), nothing built.
+``--mode unread`` is the same without reading the rows (``fetchmany`` only, each chunk dropped),
+the reference of the earlier runs, still reported.
 
 Everything either mode imports is imported first (and, for the provider, the hook made once,
 without a query); then the peak resident set size is reset (the baseline). Prints one JSON
@@ -51,7 +54,9 @@ def _read_with_provider(sql: str, conn_id: str, chunk_size: int) -> tuple[int, f
     return baseline, seconds, last[0][0] if last else 0
 
 
-def _read_with_driver(sql: str, dsn: dict[str, Any], driver: str, chunk_size: int) -> tuple[int, float, int]:
+def _read_with_driver(
+    sql: str, dsn: dict[str, Any], driver: str, chunk_size: int, *, read_columns: bool
+) -> tuple[int, float, int]:
     module: Any
     if driver == "psycopg":
         import psycopg as module
@@ -66,6 +71,9 @@ def _read_with_driver(sql: str, dsn: dict[str, Any], driver: str, chunk_size: in
         cursor.execute(sql)
         while chunk := cursor.fetchmany(chunk_size):
             rows += len(chunk)
+            if read_columns:
+                for _account_key, _website in chunk:  # the query's two columns
+                    pass
         cursor.close()
     finally:
         connection.close()
@@ -74,7 +82,7 @@ def _read_with_driver(sql: str, dsn: dict[str, Any], driver: str, chunk_size: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["provider", "driver"], required=True)
+    parser.add_argument("--mode", choices=["provider", "driver", "unread"], required=True)
     parser.add_argument("--sql", required=True, help="the query")
     parser.add_argument("--conn-id", required=True, help="the connection (AIRFLOW_CONN_<ID> in the environment)")
     parser.add_argument("--chunk-size", type=int, required=True, help="rows per fetchmany")
@@ -88,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         connection = BaseHook.get_connection(args.conn_id)
         dsn = {"host": connection.host, "port": connection.port, "user": connection.login, "dbname": connection.schema}
-        baseline, seconds, rows = _read_with_driver(args.sql, dsn, driver, args.chunk_size)
+        baseline, seconds, rows = _read_with_driver(
+            args.sql, dsn, driver, args.chunk_size, read_columns=args.mode == "driver"
+        )
     peak = peak_rss_bytes()
     print(json.dumps({"seconds": seconds, "rows": rows, "baseline_rss": baseline, "peak_rss": peak, "driver": driver}))
     return 0

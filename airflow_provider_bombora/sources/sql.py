@@ -36,8 +36,9 @@ import importlib.util
 import logging
 import re
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +54,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: What the source yields: ``(row number, record)``, a generator (``close()`` stops it early and
-#: closes the cursor and connection); a :data:`~airflow_provider_bombora.records.NumberedRecords`.
-Records = Generator[tuple[int, dict[str, object]], None, None]
+#: One ``(row number, record)`` pair of the source.
+NumberedRow = tuple[int, dict[str, object]]
 
 #: Rows fetched at a time (``fetchmany``); read when a query starts, so tests can lower it.
 SQL_CHUNK_SIZE = 10_000
@@ -214,7 +214,7 @@ def iter_sql_records(
     request: ActivationRequest,
     *,
     chunk_size: int | None = None,
-) -> Records:
+) -> SqlRecords:
     """Yield ``(row number, record)`` for each row of the query ``sql`` run through ``sql_conn_id``.
 
     The hook is checked now; the query runs when the first record is asked for. Feed it to
@@ -233,15 +233,58 @@ def iter_hook_records(
     *,
     label: str,
     chunk_size: int | None = None,
-) -> Records:
+) -> SqlRecords:
     """The rows of ``sql`` on ``hook``'s connection (any object with ``get_conn()``), as records.
 
-    A generator: nothing is opened before the first record is asked for, and its ``finally``
-    closes the cursor and the connection, also when the reader closes it early.
+    Lazy: nothing is opened before the first record is asked for; the cursor and the connection
+    are closed when the rows run out, on an error, and by :meth:`SqlRecords.close` (or when the
+    reader drops it) if the reader stops early.
     """
     size = SQL_CHUNK_SIZE if chunk_size is None else chunk_size
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {size!r}")
+    current: list[list[dict[str, object]]] = [[]]
+    return SqlRecords.over(_chunks(hook, sql, columns, label, size, current), current)
+
+
+class SqlRecords(chain[NumberedRow]):
+    """The source's ``(row number, record)`` pairs: an ``itertools.chain`` over each chunk's records,
+    so that they are numbered and handed on by C code, not by a generator's frame per row (the
+    per-row Python work is what separates this reader from the driver's own speed).
+
+    ``close()`` stops the reading early, as a generator's would: the rest of the current chunk is
+    dropped, and the cursor and the connection are closed. (No ``__next__`` here: one written in
+    Python would replace chain's own, and with it the point of the class.)
+    """
+
+    __slots__ = ("_chunks", "_current")
+    _chunks: Iterator[Iterator[NumberedRow]]
+    _current: list[list[dict[str, object]]]
+
+    @classmethod
+    def over(
+        cls, chunks: Iterator[Iterator[NumberedRow]], current: list[list[dict[str, object]]]
+    ) -> SqlRecords:
+        """The records of ``chunks`` (a generator of each chunk's numbered records, which keeps the
+        chunk's list of records in ``current[0]``)."""
+        records: SqlRecords = cls.from_iterable(chunks)  # type: ignore[assignment]
+        records._chunks = chunks
+        records._current = current
+        return records
+
+    def close(self) -> None:
+        self._current[0].clear()  # the chunk's enumerate ends at once
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _chunks(
+    hook: Any, sql: str, columns: Sequence[SqlColumn], label: str, size: int, current: list[list[dict[str, object]]]
+) -> Iterator[Iterator[NumberedRow]]:
+    """Each chunk's records, numbered (an ``enumerate`` over the chunk's list of records, which is
+    kept in ``current[0]`` for :meth:`SqlRecords.close`). Its ``finally`` closes the cursor and the
+    connection."""
     connection = hook.get_conn()  # a failure to connect is raised as it is: Airflow retries it
     cursor = None
     rows = 0
@@ -260,12 +303,12 @@ def iter_hook_records(
             )
         build = _records_builder(match_columns([str(column[0]) for column in description], columns), description)
         while chunk:
-            records = build(chunk)
-            # Numbered and handed on by C code: per-row Python work is what separates this reader
-            # from the driver's own speed.
-            yield from zip(range(rows + 1, rows + 1 + len(records)), records, strict=True)
+            records = current[0] = build(chunk)
+            del chunk  # the driver's rows go as soon as the records are built
+            yield enumerate(records, rows + 1)
             rows += len(records)
             chunk = _run(lambda: cursor.fetchmany(size), label)
+        current[0] = []
         log.info("Read %d rows from %s.", rows, label)
     finally:
         if cursor is not None:
@@ -304,23 +347,31 @@ def _records_builder(
     layout: tuple[tuple[str, int], ...], description: Sequence[Sequence[Any]]
 ) -> Callable[[Sequence[Any]], list[dict[str, object]]]:
     """A function turning a chunk of rows into records keyed by the mapped sources: a chunk at a
-    time, with ``itemgetter`` and ``zip`` (C code) for the rows of tuples that drivers return."""
+    time, in one comprehension a chunk, for the rows of tuples that drivers return."""
     keys = tuple(key for key, _ in layout)
     names = tuple((key, description[index][0]) for key, index in layout)
-    pick = itemgetter(*(index for _, index in layout))
+    indexes = tuple(index for _, index in layout)
+    pick = itemgetter(*indexes)
+    # A row of the mapped columns alone, in their order (a query that selects just them) is
+    # unpacked as it is; otherwise ``itemgetter`` (C code) picks them out first.
+    whole_row = indexes == tuple(range(len(description)))
+
+    def mapped(chunk: Sequence[Any]) -> Any:
+        return chunk if whole_row else map(pick, chunk)
+
     # Two columns are mapped (the primary id and the domain), three in delta mode (the status):
     # a dict display of known size is built twice as fast as dict(zip(...)) or a comprehension.
     if len(keys) == 2:
         first, second = keys
 
         def build_tuples(chunk: Sequence[Any]) -> list[dict[str, object]]:
-            return [{first: a, second: b} for a, b in map(pick, chunk)]
+            return [{first: a, second: b} for a, b in mapped(chunk)]
 
     elif len(keys) == 3:
         first, second, third = keys
 
         def build_tuples(chunk: Sequence[Any]) -> list[dict[str, object]]:
-            return [{first: a, second: b, third: c} for a, b, c in map(pick, chunk)]
+            return [{first: a, second: b, third: c} for a, b, c in mapped(chunk)]
 
     else:  # one column: a source mapped to both targets
 
