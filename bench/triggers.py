@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from unittest import mock
 
+from airflow_provider_bombora.export_status import ExportTarget
 from airflow_provider_bombora.hooks.wire import TOKEN_PATH
-from airflow_provider_bombora.triggers import bombora as trigger_module
 from airflow_provider_bombora.triggers.bombora import BomboraExportStatusTrigger
 from bench.servers import RemoteSandbox
 
@@ -111,11 +111,11 @@ def measure_triggers(
     ]
     polls = 0
     startup_cpu_end: float | None = None
-    read_status = trigger_module.aread_export_status
+    read_status = ExportTarget.aread
 
-    async def counted_read_status(*args, **kwargs):
+    async def counted_read_status(self, client):
         nonlocal polls, startup_cpu_end
-        status = await read_status(*args, **kwargs)
+        status = await read_status(self, client)
         polls += 1
         if polls == triggers:
             startup_cpu_end = time.process_time()
@@ -123,7 +123,7 @@ def measure_triggers(
 
     mark = admin.last_seq()
     cpu_start, wall_start = time.process_time(), time.perf_counter()
-    with mock.patch.object(trigger_module, "aread_export_status", counted_read_status), _output_discarded():
+    with mock.patch.object(ExportTarget, "aread", counted_read_status), _output_discarded():
         events = asyncio.run(_first_events(waiting))
     cpu_end, wall_seconds = time.process_time(), time.perf_counter() - wall_start
     assert startup_cpu_end is not None  # set by the poll that made `triggers` polls
