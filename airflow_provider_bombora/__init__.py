@@ -53,6 +53,13 @@ def get_provider_info() -> dict:
                 "python-modules": ["airflow_provider_bombora.triggers.bombora"],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": "Bombora",
+                "target-integration-name": "Object Storage",
+                "python-module": "airflow_provider_bombora.transfers.intent",
+            }
+        ],
         "asset-uris": [
             {
                 "schemes": ["bombora"],

@@ -56,6 +56,8 @@ def test_every_declared_module_and_class_imports():
         for entry in info.get(section, [])
         for module in entry["python-modules"]
     ]
+    modules += [entry["python-module"] for entry in info["transfers"]]
+    assert "airflow_provider_bombora.transfers.intent" in modules
     for module in modules:
         importlib.import_module(module)
     class_paths = [c["hook-class-name"] for c in info["connection-types"]]
