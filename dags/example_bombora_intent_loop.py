@@ -6,8 +6,9 @@ Intent API into ``<root>/<day>/surge.jsonl.gz`` (``BomboraIntentToStorageOperato
 the file appears whole or not at all). ``keep_surging`` streams that file and keeps the
 companies scoring 60 or more (what Bombora calls surging), written beside it as account records
 (``surging_accounts.jsonl``, the activation operator's record format). ``activate_surging``
-mirrors them to the Bombora account list "Surging on CDP topics", and ``wait_for_export`` waits
-until Bombora has applied it.
+mirrors them to the Bombora account list "Surging on CDP topics", ``wait_for_export`` waits
+until Bombora has applied it, and ``push_to_xandr`` pushes the list to Xandr through Bombora's
+Digital Audience Builder, waiting until the digital audience is active (see docs/dsp.md).
 
 **Where the files go.** ``<root>`` is the Airflow Variable ``bombora_intent_root`` (or the
 environment variable ``AIRFLOW_VAR_BOMBORA_INTENT_ROOT``), any object storage URL such as
@@ -30,7 +31,10 @@ from datetime import datetime
 
 from airflow.sdk import ObjectStoragePath, dag, task
 
-from airflow_provider_bombora.operators.bombora import BomboraActivateAudienceOperator
+from airflow_provider_bombora.operators.bombora import (
+    BomboraActivateAudienceOperator,
+    BomboraDigitalAudienceOperator,
+)
 from airflow_provider_bombora.sensors.bombora import BomboraExportStatusSensor
 from airflow_provider_bombora.transfers.intent import BomboraIntentToStorageOperator
 
@@ -112,9 +116,23 @@ def example_bombora_intent_loop():
         timeout=60 * 60,
     )
 
-    activate >> wait_for_export
-    # --- DSP push: the step that pushes the activated accounts on to a data exchange goes here,
-    # after wait_for_export (e.g. wait_for_export >> push_to_dsp). Added with the DSP issue. ---
+    # The surging companies go on to Xandr (appnexus), whose CPM is in $0.25 steps, and the
+    # task waits until the digital audience is active there: the loop closed.
+    push_to_xandr = BomboraDigitalAudienceOperator(
+        task_id="push_to_xandr",
+        data_exchange="appnexus",
+        audience_name=f"{AUDIENCE} - Xandr",
+        end_date="{{ macros.ds_add(ds if ds is defined else (dag_run.run_after | ds), 90) }}",
+        partner_id="4455667",
+        external_id="surging-cdp-xandr",
+        cpm_price="2.50",
+        account_list_id=activate.output["account_list_id"],  # type: ignore[index]
+        wait_for_completion=True,
+        deferrable=True,
+        poll_interval=15,
+    )
+
+    activate >> wait_for_export >> push_to_xandr
 
 
 example_bombora_intent_loop()

@@ -470,6 +470,7 @@ def test_intent_loop_activates_the_surging_companies(sandbox, intent_data, run_d
         "keep_surging": "success",
         "activate_surging": "success",
         "wait_for_export": "success",
+        "push_to_xandr": "success",
     }, outcome.output[-3000:]
     load = outcome.xcom["load_surge_scores"]
     assert isinstance(load, dict)
@@ -481,6 +482,16 @@ def test_intent_loop_activates_the_surging_companies(sandbox, intent_data, run_d
     ]
     assert outcome.xcom["wait_for_export"]["account_total"] == len(surging)
     assert intent_file_events(load["destination"]) == [load]  # for the scoring DAG downstream
+    # ... and on to Xandr: one digital audience of the surging companies, active.
+    [audience] = sandbox.digital_audiences()
+    assert (audience["dataExchange"], audience["externalId"], audience["partnerId"]) == (
+        "appnexus",
+        "surging-cdp-xandr",
+        "4455667",
+    )
+    assert sorted(audience["domains"]) == surging
+    assert (audience["cpmPrice"], audience["status"]) == ("2.50", "Active")
+    assert outcome.xcom["push_to_xandr"]["status"] == "Active"
 
 
 def intent_file_events(uri: str) -> list:
