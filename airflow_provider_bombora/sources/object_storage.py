@@ -81,8 +81,8 @@ def iter_object_records(
     :func:`~airflow_provider_bombora.records.iter_records` makes them for a local file); the files
     of a folder are opened one after the other as the iteration reaches them.
     """
-    path, display, wants_folder = _resolve(accounts, conn_id)
-    filesystem = _filesystem(path, display)
+    path, display, wants_folder = resolve_path(accounts, conn_id)
+    filesystem = path.fs
     try:
         info = filesystem.info(path.path)
     except FileNotFoundError:
@@ -136,30 +136,39 @@ class _RawObject(io.RawIOBase):
 # --- the path -------------------------------------------------------------------------------------
 
 
-def _resolve(accounts: object, conn_id: str | None) -> tuple[ObjectStoragePath, str, bool]:
-    """The path to read, how errors show it, and whether it must be a folder (a URL ending with '/')."""
-    if isinstance(accounts, ObjectStoragePath):
-        own = accounts.conn_id
+def resolve_path(
+    value: object, conn_id: str | None, *, field: str = "accounts", conn_field: str = "accounts_conn_id"
+) -> tuple[ObjectStoragePath, str, bool]:
+    """An ``ObjectStoragePath`` or URL as a path of a filesystem Airflow knows, with its connection
+    checked: the path, how errors show it, and whether it must be a folder (a URL ending with '/').
+
+    :param field: The task parameter ``value`` came from, named in errors; ``conn_field`` that of ``conn_id``.
+    :raises BomboraValidationError: for an unknown scheme, a missing filesystem package, or a
+        connection that is not defined or contradicts the path's own.
+    """
+    if isinstance(value, ObjectStoragePath):
+        own = value.conn_id
         if conn_id is not None and own is not None and own != conn_id:
             raise BomboraValidationError(
-                "accounts_conn_id",
-                f"{conn_id!r} differs from the connection of the ObjectStoragePath given as accounts "
+                conn_field,
+                f"{conn_id!r} differs from the connection of the ObjectStoragePath given as {field} "
                 f"({own!r}); set one of them",
             )
-        path = accounts if conn_id is None or own is not None else ObjectStoragePath(accounts, conn_id=conn_id)
-        display, wants_folder = str(accounts), False
+        path = value if conn_id is None or own is not None else ObjectStoragePath(value, conn_id=conn_id)
+        display, wants_folder = str(value), False
     else:
-        display = str(accounts).strip()
+        display = str(value).strip()
         wants_folder = display.endswith("/")
         try:
             path = ObjectStoragePath(display, conn_id=conn_id)
         except ValueError as error:  # fsspec knows no such protocol
-            raise _unknown_scheme_error(display, error) from None
-    _check_connection(path, display)
+            raise _unknown_scheme_error(display, error, field) from None
+    _check_connection(path, display, field, conn_field)
+    _filesystem(path, display, field)
     return path, display, wants_folder
 
 
-def _check_connection(path: ObjectStoragePath, display: str) -> None:
+def _check_connection(path: ObjectStoragePath, display: str, field: str, conn_field: str) -> None:
     """A connection that does not exist is an error, whatever the scheme: some filesystems (s3)
     would otherwise fall back to the credentials of the machine, others (file) ignore it."""
     if path.conn_id is None:
@@ -168,22 +177,22 @@ def _check_connection(path: ObjectStoragePath, display: str) -> None:
         Connection.get(path.conn_id)
     except AirflowNotFoundException:
         raise BomboraValidationError(
-            "accounts",
+            field,
             f"{display}: the connection {path.conn_id!r} is not defined; create it (the object store's "
-            "Airflow connection, e.g. aws_default for s3://) or fix accounts_conn_id",
+            f"Airflow connection, e.g. aws_default for s3://) or fix {conn_field}",
         ) from None
 
 
-def _filesystem(path: ObjectStoragePath, display: str) -> Any:
+def _filesystem(path: ObjectStoragePath, display: str, field: str) -> Any:
     try:
         return path.fs
     except ValueError as error:  # Airflow: "No filesystem registered for scheme ..."
-        raise _unknown_scheme_error(display, error) from None
+        raise _unknown_scheme_error(display, error, field) from None
     except ImportError as error:  # the provider is there, its filesystem library is not
-        raise _unknown_scheme_error(display, error) from None
+        raise _unknown_scheme_error(display, error, field) from None
 
 
-def _unknown_scheme_error(display: str, error: Exception) -> BomboraValidationError:
+def _unknown_scheme_error(display: str, error: Exception, field: str) -> BomboraValidationError:
     scheme = display.split("://", 1)[0].lower()
     package = FILESYSTEM_PACKAGES.get(scheme)
     if package:
@@ -194,7 +203,7 @@ def _unknown_scheme_error(display: str, error: Exception) -> BomboraValidationEr
             f"airflow.sdk.io.attach(protocol={scheme!r}, fs=...) ({PROVIDER_SCHEMES})"
         )
     return BomboraValidationError(
-        "accounts", f"{shorten(display)}: Airflow has no filesystem for {scheme}:// ({error}); {fix}"
+        field, f"{shorten(display)}: Airflow has no filesystem for {scheme}:// ({error}); {fix}"
     )
 
 

@@ -188,17 +188,12 @@ class BomboraIntentToStorageOperator(FailFastTemplates):
 
     def _destination_path(self) -> ObjectStoragePath:
         """The rendered destination as a path of a known filesystem, through the sources' resolver."""
-        from airflow_provider_bombora.sources.object_storage import _filesystem, _resolve
+        from airflow_provider_bombora.sources.object_storage import resolve_path
 
         _static_uri(self.destination)
-        try:
-            path, display, _ = _resolve(self.destination, self.destination_conn_id or None)
-            _filesystem(path, display)
-        except BomboraValidationError as error:
-            # The resolver speaks of the activation's parameters; these are the destination's.
-            problem = error.problem.replace("accounts_conn_id", "destination_conn_id")
-            field = "destination_conn_id" if error.field == "accounts_conn_id" else "destination"
-            raise BomboraValidationError(field, problem.replace("given as accounts", "given as destination")) from None
+        path, _, _ = resolve_path(
+            self.destination, self.destination_conn_id or None, field="destination", conn_field="destination_conn_id"
+        )
         return path
 
     def _announce(self, context: Context, uri: str, summary: dict[str, Any]) -> None:
