@@ -292,15 +292,15 @@ def test_a_local_path_without_a_scheme_keeps_todays_rules(tmp_path):
 
 
 def test_a_scheme_without_a_filesystem_says_what_to_install():
+    # gs://: the test extra installs the Amazon provider (for s3:// against moto), not Google's.
     from airflow.sdk.io import has_fs
 
-    if has_fs("s3"):
-        pytest.skip("an s3 filesystem is installed here")
+    assert not has_fs("gs"), "this test needs a scheme whose provider is not installed"
     with pytest.raises(BomboraValidationError) as excinfo:
-        iter_records("s3://exports/2026-11-27/")
+        iter_records("gs://exports/2026-11-27/")
     message = str(excinfo.value)
-    assert message.startswith("accounts: s3://exports/2026-11-27/: Airflow has no filesystem for s3://")
-    assert "pip install 'apache-airflow-providers-amazon[s3fs]'" in message
+    assert message.startswith("accounts: gs://exports/2026-11-27/: Airflow has no filesystem for gs://")
+    assert "pip install 'apache-airflow-providers-google'" in message
 
 
 def test_an_unknown_scheme_says_how_to_attach_a_filesystem():
