@@ -121,3 +121,8 @@ class BomboraDigitalAudienceError(BomboraError):
 
 class BomboraDigitalAudienceTimeoutError(BomboraDigitalAudienceError):
     """A digital audience was still not active when the wait for it ran out of time."""
+
+
+class IntentPageTokenError(BomboraApiError):
+    """A page of intent data was answered 400: its page token expired (or is unknown). Ask for the
+    data again (``BomboraHook.request_intent_data``) and read it from the first page."""

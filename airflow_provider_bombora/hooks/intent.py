@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_provider_bombora.exceptions import BomboraApiError, BomboraValidationError
+from airflow_provider_bombora.exceptions import BomboraApiError, BomboraValidationError, IntentPageTokenError
 from airflow_provider_bombora.hooks.base import BomboraBaseHook
 from airflow_provider_bombora.hooks.wire import (
     INTENT_DATA_PATH,
@@ -28,12 +28,6 @@ from airflow_provider_bombora.hooks.wire import (
 )
 from airflow_provider_bombora.intent_parameters import validate_page_size, validate_source
 from airflow_provider_bombora.intent_topics import TopicReference, resolve_topics, validate_topics
-
-
-class IntentPageTokenError(BomboraApiError):
-    """A page of intent data was answered 400: its page token expired (or is unknown). Ask for the
-    data again with :meth:`IntentCalls.request_intent_data` and read it from the first page."""
-
 
 # --- Answers ----------------------------------------------------------------------------------
 

@@ -131,8 +131,7 @@ class BomboraIntentToStorageOperator(FailFastTemplates):
         return BomboraHook(bombora_conn_id=self.bombora_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_bombora.exceptions import BomboraApiError
-        from airflow_provider_bombora.hooks.intent import IntentPageTokenError
+        from airflow_provider_bombora.exceptions import BomboraApiError, IntentPageTokenError
         from airflow_provider_bombora.transfers.intent_copy import copy_intent_data
 
         try:

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bombora.hooks.intent import IntentPageTokenError
+from airflow_provider_bombora.exceptions import IntentPageTokenError
 from airflow_provider_bombora.intent_files import RowWriter, destination_format
 from airflow_provider_bombora.intent_parameters import LOCAL_PROTOCOLS
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from intent_files_read import TOPIC_NAMES, jsonl_rows, leftovers, load, served
 
-from airflow_provider_bombora.exceptions import BomboraApiError
-from airflow_provider_bombora.hooks.intent import IntentCalls, IntentPageTokenError
+from airflow_provider_bombora.exceptions import BomboraApiError, IntentPageTokenError
+from airflow_provider_bombora.hooks.intent import IntentCalls
 from airflow_provider_bombora.transfers.intent_copy import MAX_RESTARTS
 
 DATA = "/intent/v1/data"
