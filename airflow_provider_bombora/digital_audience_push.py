@@ -95,11 +95,17 @@ def push_digital_audience(
             log.info("%s: updated %s", target.describe(), ", ".join(changed))
         status = _status_after_write(client, spec) if changed else stored.get("status")
     activated = False
-    if activate and isinstance(status, str) and status.strip().lower() == "suspended":
-        client.activate_digital_audience(target.data_exchange, target.external_id, target.partner_id)
-        activated = True
+    if activate and _is_suspended(status):
+        try:
+            client.activate_digital_audience(target.data_exchange, target.external_id, target.partner_id)
+        except BomboraConflictError:
+            # 409: no longer suspended; someone (a concurrent run) activated it in the meantime.
+            if _is_suspended(_status_after_write(client, spec)):
+                raise
+        else:
+            activated = True
+            log.info("%s was suspended: activated it", target.describe())
         status = _status_after_write(client, spec)
-        log.info("%s was suspended: activated it", target.describe())
     return {**result, "action": action, "changed_fields": changed, "status": status, "activated": activated}
 
 
@@ -134,6 +140,10 @@ def _create(client: DigitalAudienceClient, spec: DigitalAudienceSpec, body: dict
 def _status_after_write(client: DigitalAudienceClient, spec: DigitalAudienceSpec) -> Any:
     target = spec.target
     return client.get_digital_audience(target.data_exchange, target.external_id, target.partner_id).get("status")
+
+
+def _is_suspended(status: Any) -> bool:
+    return isinstance(status, str) and status.strip().lower() == "suspended"
 
 
 def _payload_sample(body: dict[str, Any]) -> dict[str, Any]:

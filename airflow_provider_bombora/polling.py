@@ -2,7 +2,7 @@
 
 Bombora works asynchronously twice over: an account list applies uploads in an update job
 (:mod:`.export_status`), and a digital audience goes from ``Pending`` to ``Active``
-(:mod:`.digital_audience_status`). Each is a :class:`Watch`: what to read, how to decide from one
+(:mod:`.digital_audiences`). Each is a :class:`Watch`: what to read, how to decide from one
 read, and how to name it. Everything else is written once, here: when to check again
 (:class:`PollSchedule`), the blocking loop (:func:`wait_until`, :func:`wait_for`), one check that
 survives a Bombora hiccup (:func:`check`), and the trigger's events and how a task turns them into

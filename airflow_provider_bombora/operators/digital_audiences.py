@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -251,7 +252,8 @@ class BomboraDigitalAudienceOperator(FailFastTemplates):
         )
         if not self.wait_for_completion or self.dry_run:
             return self._announce(context, result)
-        return self._wait_until_active(spec, result, context)
+        with _failing_at_once():
+            return self._wait_until_active(spec, result, context)
 
     def _spec(self, *, domains: Sequence[str] | None, domains_to_come: bool = False) -> DigitalAudienceSpec:
         from airflow_provider_bombora.digital_audiences import build_audience_spec
@@ -338,7 +340,8 @@ class BomboraDigitalAudienceOperator(FailFastTemplates):
         from airflow_provider_bombora.digital_audiences import DigitalAudienceTarget
         from airflow_provider_bombora.polling import result_from_event
 
-        status = result_from_event(event, DigitalAudienceTarget)
+        with _failing_at_once():
+            status = result_from_event(event, DigitalAudienceTarget)
         ti = context["ti"]
         pushed = ti.xcom_pull(task_ids=ti.task_id, key=PUSH_XCOM_KEY, map_indexes=ti.map_index)
         return self._announce(context, _after_wait(pushed, status))
@@ -353,6 +356,20 @@ class BomboraDigitalAudienceOperator(FailFastTemplates):
             else:
                 events[self._outlet].extra = result
         return result
+
+
+@contextmanager
+def _failing_at_once() -> Iterator[None]:
+    """A suspended or missing audience fails the task without retries: a retry would find it the
+    same. A wait that ran out of time may be retried."""
+    from airflow_provider_bombora.exceptions import BomboraDigitalAudienceError, BomboraDigitalAudienceTimeoutError
+
+    try:
+        yield
+    except BomboraDigitalAudienceTimeoutError:
+        raise
+    except BomboraDigitalAudienceError as error:
+        raise fail(str(error)) from error
 
 
 def _after_wait(pushed: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:

@@ -202,8 +202,8 @@ class BomboraDigitalAudienceSensor(BomboraStatusSensor):
     :class:`~airflow_provider_bombora.operators.bombora.BomboraDigitalAudienceOperator`) or does
     not exist, and when Bombora refuses the credentials.
 
-    Returns (XCom) ``{"data_exchange", "external_id", "partner_id", "audience_name", "status",
-    "domain_count"}``.
+    Returns (XCom) ``{"data_exchange", "external_id", "partner_id", "audience_name",
+    "audience_status", "domain_count"}``.
 
     :param data_exchange: The audience's data exchange, e.g. ``trade_desk_direct``. (templated)
     :param external_id: The audience's external id. (templated)

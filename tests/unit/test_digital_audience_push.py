@@ -187,3 +187,30 @@ def test_an_estimate_is_only_asked_for_when_wanted():
     assert push_digital_audience(api, spec())["estimate"] is None
     api.estimate_count = 7
     assert push_digital_audience(api, spec(), estimate=True)["estimate"] == 7
+
+
+def test_an_audience_activated_by_someone_else_meanwhile_is_not_an_error():
+    api = FakeDigitalAudiences()
+    push_digital_audience(api, spec())
+    api.audiences[(EXCHANGE, EXTERNAL_ID, PARTNER_ID)]["status"] = "Suspended"
+
+    def activated_meanwhile(data_exchange, external_id, partner_id):
+        api.audiences[(data_exchange, external_id, partner_id)]["status"] = "Active"
+        raise BomboraConflictError("not Suspended", status=409, method="PUT", path="/x")
+
+    api.activate_digital_audience = activated_meanwhile  # type: ignore[method-assign]
+    result = push_digital_audience(api, spec())
+    assert (result["activated"], result["status"]) == (False, "Active")
+
+
+def test_a_409_on_activate_of_a_still_suspended_audience_is_raised():
+    api = FakeDigitalAudiences()
+    push_digital_audience(api, spec())
+    api.audiences[(EXCHANGE, EXTERNAL_ID, PARTNER_ID)]["status"] = "Suspended"
+
+    def refused(data_exchange, external_id, partner_id):
+        raise BomboraConflictError("refused", status=409, method="PUT", path="/x")
+
+    api.activate_digital_audience = refused  # type: ignore[method-assign]
+    with pytest.raises(BomboraConflictError):
+        push_digital_audience(api, spec())
