@@ -307,8 +307,10 @@ def _chunks(
             del chunk  # the driver's rows go as soon as the records are built
             yield enumerate(records, rows + 1)
             rows += len(records)
+            # The chunk's records go before the next chunk comes: their memory is reused for it.
+            del records
+            current[0] = []
             chunk = _run(lambda: cursor.fetchmany(size), label)
-        current[0] = []
         log.info("Read %d rows from %s.", rows, label)
     finally:
         if cursor is not None:
