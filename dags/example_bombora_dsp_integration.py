@@ -70,7 +70,8 @@ def example_bombora_dsp_integration():
         task_id="push_to_trade_desk",
         data_exchange="trade_desk_direct",
         audience_name="High intent accounts - TTD",
-        end_date="{{ macros.ds_add(ds, 90) }}",
+        # 90 days after the run's day (a manual run without a logical date: the day it was triggered).
+        end_date="{{ macros.ds_add(ds if ds is defined else (dag_run.run_after | ds), 90) }}",
         partner_id="1234567",
         external_id="hi-intent-ttd",
         cpm_price="1.25",
