@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
-from airflow_provider_bombora.exceptions import BomboraValidationError
+from airflow_provider_bombora.exceptions import BomboraDigitalAudienceError, BomboraValidationError
 from airflow_provider_bombora.export_status import ExportTarget
 from airflow_provider_bombora.polling import Watch, check, result_from_event
 
@@ -222,6 +223,14 @@ class BomboraDigitalAudienceSensor(BomboraStatusSensor):
         self.external_id = external_id
         self.partner_id = partner_id
 
+    def poke(self, context: Context) -> PokeReturnValue:
+        with _no_retry_for_a_lost_audience():
+            return super().poke(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        with _no_retry_for_a_lost_audience():
+            return super().execute_complete(context, event)
+
     def _target(self) -> Watch:
         from airflow_provider_bombora.digital_audiences import DigitalAudienceTarget
 
@@ -238,3 +247,13 @@ class BomboraDigitalAudienceSensor(BomboraStatusSensor):
             poll_interval=self.poke_interval,
             bombora_conn_id=self.bombora_conn_id,
         )
+
+
+@contextmanager
+def _no_retry_for_a_lost_audience() -> Iterator[None]:
+    """A suspended or missing audience fails the task without spending its retries: a retry
+    would find it the same."""
+    try:
+        yield
+    except BomboraDigitalAudienceError as error:
+        raise AirflowFailException(str(error)) from error
