@@ -178,15 +178,15 @@ def test_a_fault_on_each_call_converges_to_one_audience(sandbox, push, call, fau
 
 
 def test_a_create_processed_but_whose_answer_was_lost_is_not_duplicated(sandbox, push, monkeypatch):
-    # The connection's read timeout is 0.5 s. The first create is held 0.6 s: the client gives up,
-    # then the sandbox creates the audience. The repeat is held 0.3 s, so it arrives after that
-    # (409, the external id is in use) and is answered within the timeout: the push reads the
-    # audience back, finds it its own and leaves it as it is.
+    # The connection's read timeout is 3 s. The first create is held 3.5 s: the client gives up,
+    # then the sandbox creates the audience. The repeat, sent after the timeout, is held 1.5 s, so
+    # it is processed after that (409, the external id is in use; a second of margin) and answered
+    # well within the timeout: the push reads the audience back, finds it its own and leaves it.
     connection = json.loads(sandbox.connection_json())
-    connection["extra"] = {"timeout": 0.5}
+    connection["extra"] = {"timeout": 3}
     monkeypatch.setenv("AIRFLOW_CONN_BOMBORA_DEFAULT", json.dumps(connection))
-    lost = sandbox.inject_fault("POST", CREATE, action="delay", delay=0.6)
-    sandbox.inject_fault("POST", CREATE, action="delay", delay=0.3)
+    lost = sandbox.inject_fault("POST", CREATE, action="delay", delay=3.5)
+    sandbox.inject_fault("POST", CREATE, action="delay", delay=1.5)
 
     outcome = push(dag_id="da_faults_lost_create")
 
